@@ -1,0 +1,3 @@
+"""fixflow — open-source field-service management."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,86 @@
+"""The acting member of a request or job, loaded once and passed to every service call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fixflow.accounts.models import Member, MemberCompany, MemberRole, Role
+from fixflow.accounts.permissions import Permission, RoleCode, Scope
+from fixflow.workflow.engine import ActorFacts
+
+
+@dataclass(frozen=True)
+class Actor:
+    member_id: int
+    tenant_id: int
+    account_id: int
+    display_name: str
+    locale: str | None
+    is_mobile: bool
+    role_ids: frozenset[int]
+    role_codes: frozenset[str]
+    permissions: frozenset[str]
+    scopes: frozenset[str]
+    company_ids: frozenset[int]
+    is_staff: bool
+
+    def can(self, permission: Permission) -> bool:
+        return permission.value in self.permissions
+
+    def has_scope(self, scope: Scope) -> bool:
+        return scope.value in self.scopes
+
+    @property
+    def is_owner(self) -> bool:
+        return RoleCode.OWNER in self.role_codes
+
+    @property
+    def is_customer_admin(self) -> bool:
+        return RoleCode.CUSTOMER_ADMIN in self.role_codes
+
+    def facts(self) -> ActorFacts:
+        return ActorFacts(
+            member_id=self.member_id,
+            role_ids=self.role_ids,
+            role_codes=self.role_codes,
+            is_staff=self.is_staff,
+            company_ids=self.company_ids,
+            may_move_anywhere=self.can(Permission.TICKET_ANY_STAGE),
+            any_main_transition=bool(self.role_codes & {RoleCode.OWNER, RoleCode.ADMIN, RoleCode.DISPATCHER}),
+        )
+
+
+def load_actor(session: Session, member: Member) -> Actor:
+    roles = session.execute(
+        select(Role.id, Role.code, Role.is_staff, Role.permissions, Role.scopes)
+        .join(MemberRole, MemberRole.role_id == Role.id)
+        .where(MemberRole.member_id == member.id)
+    ).all()
+    company_ids = session.scalars(
+        select(MemberCompany.company_id).where(MemberCompany.member_id == member.id)
+    ).all()
+    permissions: set[str] = set()
+    scopes: set[str] = set()
+    for role in roles:
+        permissions.update(role.permissions)
+        scopes.update(role.scopes)
+    is_staff = any(role.is_staff for role in roles)
+    if not is_staff:
+        scopes.discard(Scope.ALL.value)  # customers never get "all", whatever a tenant configures
+    return Actor(
+        member_id=member.id,
+        tenant_id=member.tenant_id,
+        account_id=member.account_id,
+        display_name=member.display_name,
+        locale=member.locale,
+        is_mobile=member.is_mobile,
+        role_ids=frozenset(r.id for r in roles),
+        role_codes=frozenset(r.code for r in roles),
+        permissions=frozenset(permissions),
+        scopes=frozenset(scopes),
+        company_ids=frozenset(company_ids),
+        is_staff=is_staff,
+    )

@@ -1,0 +1,5 @@
+"""ASGI entry point for uvicorn workers: ``fixflow.asgi:app``."""
+
+from fixflow.app import create_app
+
+app = create_app()

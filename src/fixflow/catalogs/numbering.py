@@ -1,0 +1,53 @@
+"""Ticket numbers from a type's mask, e.g. ``{YY}{MM}-{####}`` → ``2611-0042``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from fixflow.catalogs.models import TicketCounter
+from fixflow.core.errors import ValidationFailed
+
+_TOKEN = re.compile(r"\{(YYYY|YY|MM|DD|CODE|#+)\}")
+
+
+def validate_mask(mask: str) -> None:
+    if not re.search(r"\{#+\}", mask):
+        raise ValidationFailed("A number mask needs a counter such as {####}")
+    leftovers = _TOKEN.sub("", mask)
+    if "{" in leftovers or "}" in leftovers:
+        raise ValidationFailed("Unknown placeholder in the number mask")
+
+
+def render_number(mask: str, counter: int, *, at: dt.datetime, company_code: str | None = None) -> str:
+    def substitute(match: re.Match[str]) -> str:
+        token = match.group(1)
+        if token.startswith("#"):
+            return f"{counter:0{len(token)}d}"
+        return {
+            "YYYY": f"{at.year:04d}",
+            "YY": f"{at.year % 100:02d}",
+            "MM": f"{at.month:02d}",
+            "DD": f"{at.day:02d}",
+            "CODE": company_code or "",
+        }[token]
+
+    return _TOKEN.sub(substitute, mask)
+
+
+def next_counter(session: Session, tenant_id: int, ticket_type_id: int) -> int:
+    """Atomically take the next counter value (a row lock on PostgreSQL, the write lock on SQLite)."""
+    value = session.scalar(
+        update(TicketCounter)
+        .where(TicketCounter.tenant_id == tenant_id, TicketCounter.ticket_type_id == ticket_type_id)
+        .values(value=TicketCounter.value + 1)
+        .returning(TicketCounter.value)
+    )
+    if value is None:
+        session.add(TicketCounter(tenant_id=tenant_id, ticket_type_id=ticket_type_id, value=1))
+        session.flush()
+        return 1
+    return int(value)

@@ -1,0 +1,150 @@
+"""HTTP plumbing shared by the API and the HTML views: sessions, authentication, problem JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Depends, FastAPI, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response as _Response
+from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from fixflow.accounts.actor import Actor
+from fixflow.accounts.service import Authenticated, TenantChoiceRequired, resolve_session
+from fixflow.config import Settings
+from fixflow.core.db import Database
+from fixflow.core.errors import DomainError, Throttled, Unauthenticated, ValidationFailed
+
+PROBLEM_BASE = "https://fixflow.dev/problems/"
+
+
+class JSONResponse(_Response):
+    """orjson-encoded JSON (FastAPI deprecated its JSONResponse; the encoding is what we want)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_database(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def _db_session(request: Request, write: bool) -> Iterator[Session]:
+    db = get_database(request)
+    with db.session(write=write) as session:
+        yield session
+
+
+def read_session(request: Request) -> Iterator[Session]:
+    """A read-only unit of work (rolled back or committed at the end of the endpoint)."""
+    yield from _db_session(request, write=False)
+
+
+def write_session(request: Request) -> Iterator[Session]:
+    """The boundary owns the transaction: commit when the endpoint returns, roll back on error."""
+    yield from _db_session(request, write=request.method not in ("GET", "HEAD", "OPTIONS"))
+
+
+DbSession = Annotated[Session, Depends(write_session, scope="function")]
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+def authenticated(request: Request, session: DbSession) -> Authenticated:
+    token = bearer_token(request)
+    if token is None:
+        raise Unauthenticated("Please log in")
+    auth = resolve_session(session, token)
+    request.state.actor = auth.actor
+    return auth
+
+
+def current_actor(auth: Annotated[Authenticated, Depends(authenticated)]) -> Actor:
+    return auth.actor
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+CurrentAuth = Annotated[Authenticated, Depends(authenticated)]
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def reject_unknown_query(request: Request) -> None:
+    """Unknown query parameters are refused, never silently ignored (spec/quality.md)."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    allowed = _query_names(dependant)
+    unknown = sorted(set(request.query_params.keys()) - allowed)
+    if unknown:
+        raise ValidationFailed(
+            "Unknown query parameter: {names}",
+            names=", ".join(unknown),
+            errors=[],
+        )
+
+
+def problem(status: int, title: str, detail: str, type_slug: str, **extra: Any) -> JSONResponse:
+    body = {"type": PROBLEM_BASE + type_slug, "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def domain_error_response(exc: DomainError) -> JSONResponse:
+    extra: dict[str, Any] = {}
+    if exc.errors:
+        extra["errors"] = [{"field": e.field, "message": e.message} for e in exc.errors]
+    if isinstance(exc, TenantChoiceRequired):
+        extra["tenants"] = [{"id": i, "name": n} for i, n in exc.tenants]
+    extra.update({k: v for k, v in exc.params.items() if k in {"current_version", "requirement", "field"}})
+    response = problem(exc.status, exc.title, str(exc), exc.type_slug, **extra)
+    if isinstance(exc, Throttled):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, Unauthenticated):
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        return domain_error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": _field_path(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
+        return problem(422, "Invalid input", "The request is not valid", "validation-error", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        titles = {404: "Not found", 405: "Method not allowed", 401: "Authentication required"}
+        slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        return problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail), slug)

@@ -1,0 +1,70 @@
+"""Which objects an actor may see and file tickets for (the objects counterpart of ticket visibility)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import ColumnElement, and_, false, select
+from sqlalchemy.orm import Session
+
+from fixflow.accounts.actor import Actor
+from fixflow.core.errors import NotFound
+from fixflow.objects.models import ServiceObject
+
+
+def visible_objects_predicate(actor: Actor) -> ColumnElement[bool]:
+    conditions: list[ColumnElement[bool]] = [
+        ServiceObject.tenant_id == actor.tenant_id,
+        ServiceObject.deleted_at.is_(None),
+    ]
+    if not actor.is_staff:
+        conditions.append(ServiceObject.company_id.in_(actor.company_ids) if actor.company_ids else false())
+        conditions.append(ServiceObject.published.is_(True))
+    return and_(*conditions)
+
+
+def get_object_for_actor(session: Session, actor: Actor, object_id: int) -> ServiceObject:
+    obj = session.scalar(
+        select(ServiceObject).where(ServiceObject.id == object_id, visible_objects_predicate(actor))
+    )
+    if obj is None:
+        raise NotFound("Object not found")
+    return obj
+
+
+def load_ancestors(session: Session, objects: Iterable[ServiceObject]) -> dict[int, ServiceObject]:
+    """Every ancestor of the given objects in one query, keyed by id."""
+    wanted = {a for obj in objects for a in obj.ancestor_ids}
+    if not wanted:
+        return {}
+    rows = session.scalars(select(ServiceObject).where(ServiceObject.id.in_(wanted))).all()
+    return {o.id: o for o in rows}
+
+
+def path_names(obj: ServiceObject, ancestors: dict[int, ServiceObject]) -> list[str]:
+    return [ancestors[a].name for a in obj.ancestor_ids if a in ancestors] + [obj.name]
+
+
+def effective_address(obj: ServiceObject, ancestors: dict[int, ServiceObject]) -> str:
+    """The object's own address, else the nearest ancestor's."""
+    if obj.address:
+        return obj.address
+    for ancestor_id in reversed(obj.ancestor_ids):
+        ancestor = ancestors.get(ancestor_id)
+        if ancestor is not None and ancestor.address:
+            return ancestor.address
+    return ""
+
+
+def effective_timezone(obj: ServiceObject, ancestors: dict[int, ServiceObject], default: str) -> str:
+    if obj.timezone:
+        return obj.timezone
+    for ancestor_id in reversed(obj.ancestor_ids):
+        ancestor = ancestors.get(ancestor_id)
+        if ancestor is not None and ancestor.timezone:
+            return ancestor.timezone
+    return default
+
+
+def allows_work_type(obj: ServiceObject, work_type_id: int) -> bool:
+    return obj.allowed_work_type_ids is None or work_type_id in obj.allowed_work_type_ids

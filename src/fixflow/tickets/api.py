@@ -1,0 +1,278 @@
+"""REST endpoints for tickets: thin — parse, call one service, render."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fixflow.accounts.actor import Actor
+from fixflow.core.errors import ValidationFailed
+from fixflow.core.http import CurrentActor, DbSession, JSONResponse, reject_unknown_query
+from fixflow.core.idempotency import find_replay, remember, request_fingerprint
+from fixflow.core.schemas import RefOut
+from fixflow.ratings.service import active_criteria, get_my_rating, may_rate, rate_ticket
+from fixflow.tickets import schemas
+from fixflow.tickets.detail import TicketDetail, ticket_detail
+from fixflow.tickets.listing import COUNT_CAP, TicketFilters, count_views, list_tickets
+from fixflow.tickets.models import Ticket, TicketHistory
+from fixflow.tickets.queries import TicketView
+from fixflow.tickets.service import (
+    TicketDraft,
+    add_favorite,
+    create_ticket,
+    delete_ticket,
+    get_ticket_for_actor,
+    remove_favorite,
+    update_ticket,
+)
+from fixflow.tickets.transitions import move_ticket_to_stage, transition_ticket
+from fixflow.tickets.works import WorkDraft, add_work, list_works
+from fixflow.workflow.models import Status
+
+router = APIRouter(prefix="/tickets", tags=["tickets"], dependencies=[Depends(reject_unknown_query)])
+
+
+def ticket_payload(session: Session, actor: Actor, detail: TicketDetail) -> dict[str, Any]:
+    t = detail.ticket
+    statuses = {s.id: s for s in session.scalars(select(Status).where(Status.tenant_id == actor.tenant_id))}
+    out = schemas.TicketOut(
+        id=t.id,
+        number=t.number,
+        version=t.version,
+        status=RefOut.model_validate(detail.status),
+        stage=RefOut.model_validate(detail.stage) if detail.stage else None,
+        type=RefOut.model_validate(detail.type),
+        work_type=RefOut.model_validate(detail.work_type) if detail.work_type else None,
+        criticality=RefOut.model_validate(detail.criticality) if detail.criticality else None,
+        object=RefOut.model_validate(detail.object),
+        object_path=detail.object_path,
+        address=t.address,
+        description=t.description,
+        initiator=schemas.PersonOut.model_validate(detail.initiator),
+        executors=[schemas.PersonOut.model_validate(p) for p in detail.executors],
+        approver_member=schemas.PersonOut.model_validate(detail.approver_member)
+        if detail.approver_member
+        else None,
+        approver_role=RefOut.model_validate(detail.approver_role) if detail.approver_role else None,
+        deadline=t.deadline,
+        created_at=t.created_at,
+        updated_at=t.updated_at,
+        completed_at=t.completed_at,
+        closed_at=t.closed_at,
+        source=t.source,
+        is_favorite=detail.is_favorite,
+        can_rate=detail.can_rate,
+        my_rating=detail.my_rating,
+        rating_score=t.rating_score,
+        transitions=[
+            schemas.TransitionOut(
+                id=tr.id,
+                label=tr.label,
+                to_status=(
+                    RefOut(
+                        id=tr.to_status_id,
+                        name=statuses[tr.to_status_id].name,
+                        color=statuses[tr.to_status_id].color,
+                    )
+                    if tr.to_status_id in statuses
+                    else None
+                ),
+                requires_comment=tr.requires_comment,
+            )
+            for tr in detail.transitions
+        ],
+        timeline=[
+            schemas.TimelineOut(at=e.at, status=RefOut.model_validate(e.status)) for e in detail.timeline
+        ],
+        fields=t.fields,
+        deleted=t.deleted_at is not None,
+    )
+    # Customers see the status only, never the stage: the key is absent, not null.
+    return out.model_dump(mode="json", exclude=None if actor.is_staff else {"stage"})
+
+
+def _render(session: Session, actor: Actor, ticket: Ticket, status_code: int = 200) -> JSONResponse:
+    return JSONResponse(
+        ticket_payload(session, actor, ticket_detail(session, actor, ticket)), status_code=status_code
+    )
+
+
+@router.get("", response_model=schemas.TicketPage)
+def list_tickets_endpoint(
+    session: DbSession,
+    actor: CurrentActor,
+    view: TicketView = TicketView.ALL,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    status_id: int | None = None,
+    object_id: int | None = None,
+    type_id: int | None = None,
+    criticality_id: int | None = None,
+    created_from: dt.datetime | None = None,
+    created_to: dt.datetime | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Response:
+    for name, value in (("created_from", created_from), ("created_to", created_to)):
+        if value is not None and value.tzinfo is None:
+            raise ValidationFailed("{name} needs a timezone offset", name=name)
+    filters = TicketFilters(q, status_id, object_id, type_id, criticality_id, created_from, created_to)
+    page = list_tickets(session, actor, view, filters, limit=limit, cursor=cursor)
+    exclude = None if actor.is_staff else {"items": {"__all__": {"stage"}}}
+    body = schemas.TicketPage(
+        items=[schemas.TicketCardOut.model_validate(c) for c in page.items], next_cursor=page.next_cursor
+    ).model_dump(mode="json", exclude=exclude)
+    return JSONResponse(body)
+
+
+@router.get("/counts", response_model=schemas.CountsOut)
+def ticket_counts(session: DbSession, actor: CurrentActor) -> dict[str, int]:
+    return {**count_views(session, actor), "cap": COUNT_CAP}
+
+
+@router.post("", response_model=schemas.TicketOut, status_code=201)
+def create_ticket_endpoint(
+    request: Request,
+    body: schemas.TicketCreate,
+    session: DbSession,
+    actor: CurrentActor,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> Response:
+    fingerprint = request_fingerprint("POST", "/tickets", body.model_dump(mode="json"))
+    if idempotency_key is not None:
+        replay = find_replay(session, actor, idempotency_key, fingerprint)
+        if replay is not None:
+            return JSONResponse(replay.response, status_code=replay.status_code)
+    draft = TicketDraft(
+        type_id=body.type_id,
+        object_id=body.object_id,
+        description=body.description,
+        work_type_id=body.work_type_id,
+        criticality_id=body.criticality_id,
+        initiator_id=body.initiator_id,
+        source="api",
+        fields=body.fields,
+    )
+    ticket = create_ticket(session, actor, draft)
+    payload = ticket_payload(session, actor, ticket_detail(session, actor, ticket))
+    if idempotency_key is not None:
+        remember(session, actor, idempotency_key, fingerprint, 201, payload)
+    return JSONResponse(payload, status_code=201)
+
+
+@router.get("/{ticket_id}", response_model=schemas.TicketOut)
+def get_ticket(ticket_id: int, session: DbSession, actor: CurrentActor) -> Response:
+    return _render(session, actor, get_ticket_for_actor(session, actor, ticket_id))
+
+
+@router.patch("/{ticket_id}", response_model=schemas.TicketOut)
+def patch_ticket(
+    ticket_id: int, body: schemas.TicketUpdate, session: DbSession, actor: CurrentActor
+) -> Response:
+    ticket = get_ticket_for_actor(session, actor, ticket_id, for_update=True)
+    changes = body.model_dump(exclude_unset=True, exclude={"version"})
+    update_ticket(session, actor, ticket, version=body.version, changes=changes)
+    return _render(session, actor, ticket)
+
+
+@router.delete("/{ticket_id}", status_code=204)
+def delete_ticket_endpoint(ticket_id: int, session: DbSession, actor: CurrentActor) -> Response:
+    delete_ticket(session, actor, get_ticket_for_actor(session, actor, ticket_id, for_update=True))
+    return Response(status_code=204)
+
+
+@router.get("/{ticket_id}/transitions", response_model=list[schemas.TransitionOut])
+def get_transitions(ticket_id: int, session: DbSession, actor: CurrentActor) -> Response:
+    ticket = get_ticket_for_actor(session, actor, ticket_id)
+    return JSONResponse(ticket_payload(session, actor, ticket_detail(session, actor, ticket))["transitions"])
+
+
+@router.post("/{ticket_id}/transitions", response_model=schemas.TicketOut)
+def post_transition(
+    ticket_id: int, body: schemas.TransitionRequest, session: DbSession, actor: CurrentActor
+) -> Response:
+    ticket = get_ticket_for_actor(session, actor, ticket_id, for_update=True)
+    if (body.transition_id is None) == (body.stage_id is None):
+        raise ValidationFailed("Give either transition_id or stage_id")
+    if body.transition_id is not None:
+        transition_ticket(
+            session,
+            actor,
+            ticket,
+            transition_id=body.transition_id,
+            version=body.version,
+            comment=body.comment,
+        )
+    else:
+        assert body.stage_id is not None
+        move_ticket_to_stage(
+            session, actor, ticket, stage_id=body.stage_id, version=body.version, comment=body.comment
+        )
+    return _render(session, actor, ticket)
+
+
+@router.get("/{ticket_id}/works", response_model=list[schemas.WorkOut])
+def get_works(ticket_id: int, session: DbSession, actor: CurrentActor) -> list[schemas.WorkOut]:
+    ticket = get_ticket_for_actor(session, actor, ticket_id)
+    return [schemas.WorkOut.model_validate(w) for w in list_works(session, ticket)]
+
+
+@router.post("/{ticket_id}/works", response_model=schemas.WorkOut, status_code=201)
+def post_work(
+    ticket_id: int, body: schemas.WorkCreate, session: DbSession, actor: CurrentActor
+) -> schemas.WorkOut:
+    ticket = get_ticket_for_actor(session, actor, ticket_id, for_update=True)
+    work = add_work(session, actor, ticket, WorkDraft(**body.model_dump()))
+    return schemas.WorkOut.model_validate(work)
+
+
+@router.put("/{ticket_id}/favorite", status_code=204)
+def put_favorite(ticket_id: int, session: DbSession, actor: CurrentActor) -> Response:
+    add_favorite(session, actor, get_ticket_for_actor(session, actor, ticket_id))
+    return Response(status_code=204)
+
+
+@router.delete("/{ticket_id}/favorite", status_code=204)
+def delete_favorite(ticket_id: int, session: DbSession, actor: CurrentActor) -> Response:
+    remove_favorite(session, actor, get_ticket_for_actor(session, actor, ticket_id))
+    return Response(status_code=204)
+
+
+def _rating_out(session: Session, actor: Actor, ticket: Ticket) -> schemas.RatingOut:
+    rating = get_my_rating(session, actor, ticket)
+    return schemas.RatingOut(
+        scores=rating.scores if rating else None,
+        score=rating.score if rating else None,
+        comment=rating.comment if rating else "",
+        can_rate=may_rate(session, actor, ticket),
+        criteria=[RefOut(id=c.id, name=c.name) for c in active_criteria(session, ticket.tenant_id)],
+    )
+
+
+@router.get("/{ticket_id}/rating", response_model=schemas.RatingOut)
+def get_rating(ticket_id: int, session: DbSession, actor: CurrentActor) -> schemas.RatingOut:
+    return _rating_out(session, actor, get_ticket_for_actor(session, actor, ticket_id))
+
+
+@router.put("/{ticket_id}/rating", response_model=schemas.RatingOut)
+def put_rating(
+    ticket_id: int, body: schemas.RatingPut, session: DbSession, actor: CurrentActor
+) -> schemas.RatingOut:
+    ticket = get_ticket_for_actor(session, actor, ticket_id, for_update=True)
+    rate_ticket(session, actor, ticket, scores=body.scores, comment=body.comment)
+    return _rating_out(session, actor, ticket)
+
+
+@router.get("/{ticket_id}/history", response_model=list[schemas.HistoryOut])
+def get_history(ticket_id: int, session: DbSession, actor: CurrentActor) -> list[schemas.HistoryOut]:
+    ticket = get_ticket_for_actor(session, actor, ticket_id)
+    rows = session.scalars(
+        select(TicketHistory).where(TicketHistory.ticket_id == ticket.id).order_by(TicketHistory.id)
+    ).all()
+    if not actor.is_staff:
+        # Customers see the status, never the stage: stage moves are internal.
+        rows = [r for r in rows if r.kind != "stage_changed"]
+    return [schemas.HistoryOut.model_validate(r) for r in rows]

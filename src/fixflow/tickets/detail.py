@@ -1,0 +1,130 @@
+"""The ticket profile read model shared by the API and the customer app."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fixflow.accounts.actor import Actor
+from fixflow.accounts.logins import format_phone
+from fixflow.accounts.models import Account, Member, Role
+from fixflow.catalogs.models import Criticality, TicketType, WorkType
+from fixflow.objects.models import ServiceObject
+from fixflow.objects.queries import load_ancestors, path_names
+from fixflow.ratings.service import get_my_rating, may_rate
+from fixflow.tickets.history import HistoryKind
+from fixflow.tickets.listing import Ref
+from fixflow.tickets.models import Ticket, TicketExecutor, TicketHistory
+from fixflow.tickets.service import is_favorite
+from fixflow.tickets.transitions import OfferedTransition, available_transitions_for
+from fixflow.workflow.models import Lifecycle, Stage, Status
+
+
+@dataclass(frozen=True)
+class PersonRef:
+    id: int
+    name: str
+    phone: str
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: dt.datetime
+    status: Ref
+
+
+@dataclass(frozen=True)
+class TicketDetail:
+    ticket: Ticket
+    status: Ref
+    stage: Ref | None
+    type: Ref
+    work_type: Ref | None
+    criticality: Ref | None
+    object: Ref
+    object_path: list[str]
+    initiator: PersonRef
+    executors: list[PersonRef]
+    approver_member: PersonRef | None
+    approver_role: Ref | None
+    is_favorite: bool
+    transitions: list[OfferedTransition]
+    can_rate: bool
+    my_rating: dict[str, object] | None
+    timeline: list[TimelineEntry]
+
+
+def _people(session: Session, member_ids: set[int]) -> dict[int, PersonRef]:
+    if not member_ids:
+        return {}
+    rows = session.execute(
+        select(Member, Account.phone)
+        .join(Account, Account.id == Member.account_id)
+        .where(Member.id.in_(member_ids))
+    ).all()
+    return {m.id: PersonRef(m.id, m.display_name, format_phone(phone)) for m, phone in rows}
+
+
+def status_timeline(session: Session, ticket: Ticket) -> list[TimelineEntry]:
+    """Status changes only (what a customer may see), oldest first, starting with creation."""
+    rows = session.execute(
+        select(TicketHistory.at, TicketHistory.kind, TicketHistory.new)
+        .where(
+            TicketHistory.ticket_id == ticket.id,
+            TicketHistory.kind.in_([HistoryKind.CREATED, HistoryKind.STATUS_CHANGED]),
+        )
+        .order_by(TicketHistory.id)
+    ).all()
+    type_ = session.get(TicketType, ticket.type_id)
+    lifecycle = session.get(Lifecycle, type_.lifecycle_id) if type_ else None
+    status_ids = {int(r.new) for r in rows if r.kind == HistoryKind.STATUS_CHANGED and r.new is not None}
+    if lifecycle:
+        status_ids.add(lifecycle.start_status_id)
+    statuses = {s.id: s for s in session.scalars(select(Status).where(Status.id.in_(status_ids)))}
+    entries: list[TimelineEntry] = []
+    for at, kind, new in rows:
+        status_id = lifecycle.start_status_id if kind == HistoryKind.CREATED and lifecycle else new
+        status = statuses.get(int(status_id)) if status_id is not None else None
+        if status is not None:
+            entries.append(TimelineEntry(at=at, status=Ref(status.id, status.name, status.color)))
+    return entries
+
+
+def ticket_detail(session: Session, actor: Actor, ticket: Ticket) -> TicketDetail:
+    status = session.get(Status, ticket.status_id)
+    stage = session.get(Stage, ticket.stage_id) if actor.is_staff else None
+    ticket_type = session.get(TicketType, ticket.type_id)
+    work_type = session.get(WorkType, ticket.work_type_id) if ticket.work_type_id else None
+    criticality = session.get(Criticality, ticket.criticality_id) if ticket.criticality_id else None
+    obj = session.get(ServiceObject, ticket.object_id)
+    assert status is not None and ticket_type is not None and obj is not None
+    executor_ids = set(
+        session.scalars(select(TicketExecutor.member_id).where(TicketExecutor.ticket_id == ticket.id))
+    )
+    people = _people(session, executor_ids | {ticket.initiator_id} | ({ticket.approver_member_id} - {None}))  # type: ignore[operator]
+    approver_role = session.get(Role, ticket.approver_role_id) if ticket.approver_role_id else None
+    rating = get_my_rating(session, actor, ticket)
+    return TicketDetail(
+        ticket=ticket,
+        status=Ref(status.id, status.name, status.color),
+        stage=Ref(stage.id, stage.name, stage.color) if stage else None,
+        type=Ref(ticket_type.id, ticket_type.name),
+        work_type=Ref(work_type.id, work_type.name) if work_type else None,
+        criticality=Ref(criticality.id, criticality.name, criticality.color) if criticality else None,
+        object=Ref(obj.id, obj.name),
+        object_path=path_names(obj, load_ancestors(session, [obj])),
+        initiator=people[ticket.initiator_id],
+        executors=sorted((people[i] for i in executor_ids), key=lambda p: p.name),
+        approver_member=people.get(ticket.approver_member_id) if ticket.approver_member_id else None,
+        approver_role=Ref(approver_role.id, approver_role.name) if approver_role else None,
+        is_favorite=is_favorite(session, actor, ticket.id),
+        transitions=available_transitions_for(session, actor, ticket),
+        can_rate=may_rate(session, actor, ticket),
+        my_rating=(
+            {"scores": rating.scores, "score": rating.score, "comment": rating.comment} if rating else None
+        ),
+        timeline=status_timeline(session, ticket),
+    )

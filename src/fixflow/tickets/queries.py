@@ -1,0 +1,104 @@
+"""The one place that decides which tickets an actor may see, and the list views built on it.
+
+Every read path — lists, counters, detail, search, history, live updates — goes through
+:func:`visible_tickets_predicate`. Nothing filters by tenant by hand anywhere else.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
+from sqlalchemy.orm import Session
+
+from fixflow.accounts.actor import Actor
+from fixflow.accounts.models import MemberCompany
+from fixflow.accounts.permissions import Permission, Scope
+from fixflow.tickets.models import Favorite, Ticket, TicketExecutor
+from fixflow.workflow.models import Stage, Transition
+
+
+class TicketView(enum.StrEnum):
+    MINE = "mine"
+    APPROVAL = "approval"
+    ALL = "all"
+    FAVORITES = "favorites"
+    ARCHIVE = "archive"
+
+
+def _is_approver(actor: Actor) -> ColumnElement[bool]:
+    by_member = Ticket.approver_member_id == actor.member_id
+    if not actor.role_ids:
+        return by_member
+    return or_(by_member, Ticket.approver_role_id.in_(actor.role_ids))
+
+
+def _is_assigned(actor: Actor) -> ColumnElement[bool]:
+    return exists().where(TicketExecutor.ticket_id == Ticket.id, TicketExecutor.member_id == actor.member_id)
+
+
+def _in_my_companies(actor: Actor) -> ColumnElement[bool]:
+    if not actor.company_ids:
+        return false()
+    colleagues = select(MemberCompany.member_id).where(MemberCompany.company_id.in_(actor.company_ids))
+    return or_(Ticket.company_id.in_(actor.company_ids), Ticket.initiator_id.in_(colleagues))
+
+
+def _unassigned_new() -> ColumnElement[bool]:
+    start_stages = select(Stage.id).where(Stage.is_start.is_(True))
+    return and_(~exists().where(TicketExecutor.ticket_id == Ticket.id), Ticket.stage_id.in_(start_stages))
+
+
+def visible_tickets_predicate(actor: Actor) -> ColumnElement[bool]:
+    """Tenant isolation, soft deletion and the union of the actor's ticket scopes."""
+    scope_terms: list[ColumnElement[bool]] = []
+    if actor.has_scope(Scope.ALL):
+        scope_terms.append(true())
+    else:
+        if actor.has_scope(Scope.OWN):
+            scope_terms.append(Ticket.initiator_id == actor.member_id)
+        if actor.has_scope(Scope.APPROVAL):
+            scope_terms.append(_is_approver(actor))
+        if actor.has_scope(Scope.COMPANY):
+            scope_terms.append(_in_my_companies(actor))
+        if actor.has_scope(Scope.ASSIGNED):
+            scope_terms.append(_is_assigned(actor))
+        if actor.has_scope(Scope.UNASSIGNED_NEW):
+            scope_terms.append(_unassigned_new())
+    conditions: list[ColumnElement[bool]] = [Ticket.tenant_id == actor.tenant_id]
+    if not actor.can(Permission.TICKET_VIEW_DELETED):
+        conditions.append(Ticket.deleted_at.is_(None))
+    conditions.append(or_(*scope_terms) if scope_terms else false())
+    return and_(*conditions)
+
+
+def visible_tickets(actor: Actor) -> Select[tuple[Ticket]]:
+    return select(Ticket).where(visible_tickets_predicate(actor))
+
+
+def approval_stage_ids(session: Session, actor: Actor) -> list[int]:
+    """Stages of the actor's tenant where an approval transition could admit the actor's roles."""
+    rows = session.execute(
+        select(Transition.from_stage_id, Transition.roles).where(
+            Transition.tenant_id == actor.tenant_id, Transition.branch == "approval"
+        )
+    ).all()
+    return sorted({r.from_stage_id for r in rows if not r.roles or set(r.roles) & actor.role_codes})
+
+
+def view_predicate(session: Session, actor: Actor, view: TicketView) -> ColumnElement[bool]:
+    match view:
+        case TicketView.MINE:
+            return and_(Ticket.initiator_id == actor.member_id, Ticket.closed_at.is_(None))
+        case TicketView.APPROVAL:
+            stage_ids = approval_stage_ids(session, actor)
+            if not stage_ids:
+                return false()
+            return and_(_is_approver(actor), Ticket.stage_id.in_(stage_ids), Ticket.closed_at.is_(None))
+        case TicketView.ALL:
+            return Ticket.closed_at.is_(None)
+        case TicketView.FAVORITES:
+            return exists().where(Favorite.member_id == actor.member_id, Favorite.ticket_id == Ticket.id)
+        case TicketView.ARCHIVE:
+            return Ticket.closed_at.is_not(None)
+    raise ValueError(view)
