@@ -1,13 +1,14 @@
 """Feature discovery: each feature package contributes optional modules by fixed file roles.
 
-``models`` (tables), ``tasks`` (job handlers, consumers, periodic tasks), ``api`` (a ``router`` mounted
-under /api/v1) and ``views`` (a ``router`` of HTML pages). Adding a feature never edits a central list.
+``models`` (tables), ``tasks`` (job handlers, consumers, periodic tasks, extensions), ``api`` (a
+``router`` mounted under /api/v1) and ``views`` (a ``router`` of HTML pages). A module named
+``<role>_<topic>.py`` (e.g. ``api_recovery.py``) plays the same role. Adding a feature never edits a
+central list.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import pkgutil
 from types import ModuleType
 
@@ -27,11 +28,11 @@ def feature_packages() -> list[str]:
 def import_role(role: str) -> list[ModuleType]:
     modules = []
     for package in feature_packages():
-        name = f"fixflow.{package}.{role}"
-        try:
-            spec = importlib.util.find_spec(name)
-        except ModuleNotFoundError:
-            continue
-        if spec is not None:
-            modules.append(importlib.import_module(name))
+        package_module = importlib.import_module(f"fixflow.{package}")
+        names = sorted(
+            info.name
+            for info in pkgutil.iter_modules(package_module.__path__)
+            if info.name == role or info.name.startswith(f"{role}_")
+        )
+        modules.extend(importlib.import_module(f"fixflow.{package}.{name}") for name in names)
     return modules

@@ -99,7 +99,8 @@ def reject_unknown_query(request: Request) -> None:
     if dependant is None:
         return
     allowed = _query_names(dependant)
-    unknown = sorted(set(request.query_params.keys()) - allowed)
+    # ``f.<code>…`` are additional-field filters, validated by the fields feature itself.
+    unknown = sorted(k for k in set(request.query_params.keys()) - allowed if not k.startswith("f."))
     if unknown:
         raise ValidationFailed(
             "Unknown query parameter: {names}",

@@ -17,7 +17,8 @@ from fixflow.core.schemas import RefOut
 from fixflow.ratings.service import active_criteria, get_my_rating, may_rate, rate_ticket
 from fixflow.tickets import schemas
 from fixflow.tickets.detail import TicketDetail, ticket_detail
-from fixflow.tickets.listing import COUNT_CAP, TicketFilters, count_views, list_tickets
+from fixflow.tickets.extensions import EXTENSIONS
+from fixflow.tickets.listing import COUNT_CAP, TicketFilters, count_views, is_overdue, list_tickets
 from fixflow.tickets.models import Ticket, TicketHistory
 from fixflow.tickets.queries import TicketView
 from fixflow.tickets.service import (
@@ -88,7 +89,8 @@ def ticket_payload(session: Session, actor: Actor, detail: TicketDetail) -> dict
         timeline=[
             schemas.TimelineOut(at=e.at, status=RefOut.model_validate(e.status)) for e in detail.timeline
         ],
-        fields=t.fields,
+        fields=EXTENSIONS.fields.api_values(session, actor, t),
+        is_overdue=is_overdue(t),
         deleted=t.deleted_at is not None,
     )
     # Customers see the status only, never the stage: the key is absent, not null.
@@ -103,6 +105,7 @@ def _render(session: Session, actor: Actor, ticket: Ticket, status_code: int = 2
 
 @router.get("", response_model=schemas.TicketPage)
 def list_tickets_endpoint(
+    request: Request,
     session: DbSession,
     actor: CurrentActor,
     view: TicketView = TicketView.ALL,
@@ -113,13 +116,18 @@ def list_tickets_endpoint(
     criticality_id: int | None = None,
     created_from: dt.datetime | None = None,
     created_to: dt.datetime | None = None,
+    overdue: bool | None = None,
     limit: int | None = None,
     cursor: str | None = None,
 ) -> Response:
+    """Additional-field filters: ``f.<code>=v``, ``f.<code>__gte=``/``__lte=``, ``f.<code>__in=a,b``."""
     for name, value in (("created_from", created_from), ("created_to", created_to)):
         if value is not None and value.tzinfo is None:
             raise ValidationFailed("{name} needs a timezone offset", name=name)
-    filters = TicketFilters(q, status_id, object_id, type_id, criticality_id, created_from, created_to)
+    field_filters = {k: v for k, v in request.query_params.items() if k.startswith("f.")}
+    filters = TicketFilters(
+        q, status_id, object_id, type_id, criticality_id, created_from, created_to, overdue, field_filters
+    )
     page = list_tickets(session, actor, view, filters, limit=limit, cursor=cursor)
     exclude = None if actor.is_staff else {"items": {"__all__": {"stage"}}}
     body = schemas.TicketPage(

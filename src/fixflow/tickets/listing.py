@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from fixflow.accounts.actor import Actor
 from fixflow.catalogs.models import Criticality, TicketType
+from fixflow.core.db import utcnow
 from fixflow.core.errors import ValidationFailed
 from fixflow.core.pagination import Page, check_limit, decode_cursor, encode_cursor
 from fixflow.objects.models import ServiceObject
 from fixflow.objects.queries import load_ancestors, path_names
+from fixflow.tickets.extensions import EXTENSIONS
 from fixflow.tickets.models import Favorite, Ticket
 from fixflow.tickets.queries import TicketView, view_predicate, visible_tickets_predicate
 from fixflow.workflow.models import Stage, Status
@@ -32,10 +34,12 @@ class TicketFilters:
     criticality_id: int | None = None
     created_from: dt.datetime | None = None
     created_to: dt.datetime | None = None
+    overdue: bool | None = None
+    field_filters: dict[str, str] = field(default_factory=dict)  # raw ``f.<code>…`` parameters
 
     @property
     def active(self) -> bool:
-        return any(v is not None and v != "" for v in vars(self).values())
+        return any(v not in (None, "", {}) for v in vars(self).values())
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class TicketCard:
     closed_at: dt.datetime | None
     deadline: dt.datetime | None
     is_favorite: bool
+    is_overdue: bool
     version: int
 
 
@@ -102,6 +107,10 @@ def _filter_terms(session: Session, actor: Actor, filters: TicketFilters) -> lis
         terms.append(Ticket.created_at >= filters.created_from)
     if filters.created_to is not None:
         terms.append(Ticket.created_at < filters.created_to)
+    if filters.overdue is not None:
+        terms.append(overdue_predicate() if filters.overdue else ~overdue_predicate())
+    if filters.field_filters:
+        terms.extend(EXTENSIONS.fields.filter_terms(session, actor, filters.field_filters))
     if filters.object_id is not None:
         root = session.get(ServiceObject, filters.object_id)
         if root is None or root.tenant_id != actor.tenant_id:
@@ -112,6 +121,25 @@ def _filter_terms(session: Session, actor: Actor, filters: TicketFilters) -> lis
             )
             terms.append(Ticket.object_id.in_(subtree))
     return terms
+
+
+def overdue_predicate() -> ColumnElement[bool]:
+    """Open past its deadline, or completed after it (spec/domain.md §7)."""
+    return and_(
+        Ticket.deadline.is_not(None),
+        or_(
+            and_(Ticket.closed_at.is_(None), Ticket.completed_at.is_(None), Ticket.deadline < utcnow()),
+            Ticket.completed_at > Ticket.deadline,
+        ),
+    )
+
+
+def is_overdue(ticket: Ticket) -> bool:
+    if ticket.deadline is None:
+        return False
+    if ticket.completed_at is not None:
+        return ticket.completed_at > ticket.deadline
+    return ticket.closed_at is None and ticket.deadline < utcnow()
 
 
 def _where(session: Session, actor: Actor, view: TicketView, filters: TicketFilters) -> ColumnElement[bool]:
@@ -207,6 +235,7 @@ def build_cards(session: Session, actor: Actor, tickets: list[Ticket]) -> list[T
                 closed_at=t.closed_at,
                 deadline=t.deadline,
                 is_favorite=t.id in favorites,
+                is_overdue=is_overdue(t),
                 version=t.version,
             )
         )

@@ -31,6 +31,7 @@ class TicketUpdate(Input):
     executor_ids: list[int] | None = None
     approver_member_id: int | None = None
     approver_role_id: int | None = None
+    fields: dict[str, Any] | None = None
 
 
 class TransitionRequest(Input):
@@ -74,6 +75,7 @@ class TicketCardOut(Output):
     closed_at: dt.datetime | None
     deadline: dt.datetime | None
     is_favorite: bool
+    is_overdue: bool
     version: int
 
 
@@ -112,6 +114,7 @@ class TicketOut(Output):
     approver_member: PersonOut | None
     approver_role: RefOut | None
     deadline: dt.datetime | None
+    is_overdue: bool
     created_at: dt.datetime
     updated_at: dt.datetime
     completed_at: dt.datetime | None

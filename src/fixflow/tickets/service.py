@@ -28,6 +28,7 @@ from fixflow.objects.queries import (
 )
 from fixflow.sla.deadlines import compute_deadline
 from fixflow.tenants.models import Company
+from fixflow.tickets.extensions import EXTENSIONS
 from fixflow.tickets.history import HistoryKind, record
 from fixflow.tickets.models import Favorite, Ticket, TicketExecutor
 from fixflow.tickets.queries import visible_tickets_predicate
@@ -122,9 +123,21 @@ def create_ticket(session: Session, actor: Actor, draft: TicketDraft) -> Ticket:
     criticality = _criticality(session, actor.tenant_id, draft.criticality_id)
     if draft.criticality_id is not None and criticality is None:
         errors.add("criticality_id", "Unknown criticality")
+    start = _start_stage(session, ticket_type) if ticket_type is not None else None
+    if ticket_type is not None and start is not None:
+        draft.fields, problems = EXTENSIONS.fields.validate_create(
+            session, actor, ticket_type.id, start.id, draft.fields
+        )
+        errors.problems.extend(problems)
     errors.raise_if_any()
-    assert ticket_type is not None and obj is not None
-    return _insert_ticket(session, actor, draft, ticket_type, obj, work_type, criticality)
+    assert ticket_type is not None and obj is not None and start is not None
+    return _insert_ticket(session, actor, draft, ticket_type, obj, work_type, criticality, start)
+
+
+def _start_stage(session: Session, ticket_type: TicketType) -> Stage | None:
+    return session.scalar(
+        select(Stage).where(Stage.lifecycle_id == ticket_type.lifecycle_id, Stage.is_start.is_(True))
+    )
 
 
 def _criticality(session: Session, tenant_id: int, criticality_id: int | None) -> Criticality | None:
@@ -143,13 +156,11 @@ def _insert_ticket(
     obj: ServiceObject,
     work_type: WorkType | None,
     criticality: Criticality | None,
+    start: Stage,
 ) -> Ticket:
     now = utcnow()
     lifecycle = session.get(Lifecycle, ticket_type.lifecycle_id)
-    start = session.scalar(
-        select(Stage).where(Stage.lifecycle_id == ticket_type.lifecycle_id, Stage.is_start.is_(True))
-    )
-    assert lifecycle is not None and start is not None
+    assert lifecycle is not None
     company = session.get(Company, obj.company_id)
     counter = next_counter(session, actor.tenant_id, ticket_type.id)
     ticket = Ticket(
@@ -229,13 +240,15 @@ def update_ticket(
     wants_assign = "executor_ids" in changes
     if wants_assign and not actor.can(Permission.TICKET_ASSIGN):
         raise Forbidden("You may not assign executors")
-    if set(changes) - {"executor_ids"} and not actor.can(Permission.TICKET_UPDATE):
+    if set(changes) - {"executor_ids", "fields"} and not actor.can(Permission.TICKET_UPDATE):
         raise Forbidden("You may not edit tickets")
     if ticket.closed_at is not None:
         raise ValidationFailed("A closed ticket cannot be edited")
     errors = ErrorCollector()
     for name in sorted(set(changes) & (_STAFF_FIELDS | _APPROVER_FIELDS)):
         _apply_field(session, actor, ticket, name, changes[name], errors)
+    if "fields" in changes:
+        _apply_additional_fields(session, actor, ticket, changes["fields"] or {}, errors)
     errors.raise_if_any()
     if wants_assign:
         set_executors(session, actor, ticket, changes["executor_ids"])
@@ -320,6 +333,28 @@ def _apply_field(
             actor_id=actor.member_id,
             payload={"field": name},
         )
+
+
+def _apply_additional_fields(
+    session: Session, actor: Actor, ticket: Ticket, raw: dict[str, Any], errors: ErrorCollector
+) -> None:
+    document, problems = EXTENSIONS.fields.validate_update(session, actor, ticket, raw)
+    if problems:
+        errors.problems.extend(problems)
+        return
+    before = dict(ticket.fields)
+    for code in sorted(set(before) | set(document)):
+        if before.get(code) != document.get(code):
+            record(
+                session,
+                ticket,
+                actor_id=actor.member_id,
+                kind=HistoryKind.FIELD_CHANGED,
+                field=f"fields.{code}",
+                old=before.get(code),
+                new=document.get(code),
+            )
+    ticket.fields = document
 
 
 def _jsonable(value: Any) -> Any:

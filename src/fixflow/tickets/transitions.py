@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 from fixflow.accounts.actor import Actor
 from fixflow.catalogs.models import TicketType
 from fixflow.core.db import utcnow
-from fixflow.core.errors import Forbidden, RequirementNotMet, ValidationFailed
+from fixflow.core.errors import FieldProblem, Forbidden, RequirementNotMet, ValidationFailed
 from fixflow.jobs.outbox import emit_event, schedule_job
+from fixflow.tickets.extensions import EXTENSIONS
 from fixflow.tickets.history import HistoryKind, record
 from fixflow.tickets.models import Ticket, TicketWork
 from fixflow.tickets.service import apply_executor_change, bump, check_version, executor_ids_of
@@ -121,15 +122,23 @@ def move_ticket_to_stage(
 def _plan(make: Callable[[TicketFacts], TransitionPlan], session: Session, ticket: Ticket) -> TransitionPlan:
     facts = ticket_facts(session, ticket)
     try:
-        return make(facts)
+        plan = make(facts)
     except engine.TransitionRefused:
         raise Forbidden("This action is not available to you for this ticket") from None
     except engine.CommentRequired:
-        raise ValidationFailed("Please give a reason", errors=[]) from None
+        raise ValidationFailed(
+            "Please give a reason", errors=[FieldProblem("comment", "Please give a reason")]
+        ) from None
     except engine.RequirementFailed as failure:
         raise RequirementNotMet(
             REQUIREMENT_MESSAGES[failure.requirement], requirement=failure.requirement.value
         ) from None
+    missing = EXTENSIONS.fields.missing_for_stage(session, ticket, plan.to_stage.id)
+    if missing:
+        raise RequirementNotMet(
+            "Fill in the required field «{field}» first", field=missing[0], requirement="field_required"
+        )
+    return plan
 
 
 def _apply(
@@ -246,6 +255,8 @@ def fire_auto_transition(session: Session, *, ticket_id: int, transition_id: int
     try:
         plan = engine.plan_automatic(lifecycle, ticket_facts(session, ticket), transition_id)
     except (engine.TransitionRefused, engine.RequirementFailed):
+        return False
+    if EXTENSIONS.fields.missing_for_stage(session, ticket, plan.to_stage.id):
         return False
     _apply(session, ticket, plan, lifecycle, actor_id=None, comment=None)
     return True
