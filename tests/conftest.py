@@ -27,6 +27,7 @@ from fixflow.core import security
 from fixflow.core.db import Database
 from fixflow.core.migrate import upgrade_database
 from fixflow.features import load_features
+from fixflow.models import Base
 
 load_features()
 # Production hashing parameters cost ~50 ms per hash; tests hash hundreds of passwords.
@@ -61,6 +62,11 @@ def _fresh_database(tmp_dir: Path) -> Iterator[str]:
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with _fresh_database(tmp_path_factory.mktemp("db")) as url:
         upgrade_database(url)
+        # Tables of features whose migration is not written yet; tests/test_migrations.py fails until
+        # the migrations and the models agree, so this never hides a missing migration for long.
+        engine = create_engine(url)
+        Base.metadata.create_all(engine)
+        engine.dispose()
         yield url
 
 

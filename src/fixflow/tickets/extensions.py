@@ -39,6 +39,15 @@ class TicketFieldsExtension(Protocol):
     def filter_terms(self, session: Session, actor: Actor, raw: dict[str, str]) -> list[ColumnElement[bool]]:
         """SQL terms for ``f.<code>…`` list filters the actor may use."""
 
+    def form_widgets(
+        self, session: Session, actor: Actor, ticket_type_id: int, ticket: Ticket | None
+    ) -> list[dict[str, Any]]:
+        """Inputs for an HTML form (creation when ``ticket`` is None): dicts with keys code, name, type,
+        required, help, choices [(value, label)], value (stored form), readonly, min, max, max_length."""
+
+    def display_items(self, session: Session, actor: Actor, ticket: Ticket) -> list[dict[str, Any]]:
+        """Read-only values for the ticket profile: dicts with keys code, name, type, text."""
+
 
 class NoTicketFields:
     """Before the fields feature: no additional fields exist, so any given value is unknown."""
@@ -64,6 +73,14 @@ class NoTicketFields:
 
         if raw:
             raise ValidationFailed("Unknown field filter: {names}", names=", ".join(sorted(raw)))
+        return []
+
+    def form_widgets(
+        self, session: Session, actor: Actor, ticket_type_id: int, ticket: Ticket | None
+    ) -> list[dict[str, Any]]:
+        return []
+
+    def display_items(self, session: Session, actor: Actor, ticket: Ticket) -> list[dict[str, Any]]:
         return []
 
 
