@@ -124,12 +124,12 @@ def _filter_terms(session: Session, actor: Actor, filters: TicketFilters) -> lis
 
 
 def overdue_predicate() -> ColumnElement[bool]:
-    """Open past its deadline, or completed after it (spec/domain.md §7)."""
+    """Open past its deadline, or completed after it (spec/domain.md §7). Never NULL, so it negates."""
     return and_(
         Ticket.deadline.is_not(None),
         or_(
             and_(Ticket.closed_at.is_(None), Ticket.completed_at.is_(None), Ticket.deadline < utcnow()),
-            Ticket.completed_at > Ticket.deadline,
+            and_(Ticket.completed_at.is_not(None), Ticket.completed_at > Ticket.deadline),
         ),
     )
 

@@ -252,9 +252,45 @@ def update_ticket(
     errors.raise_if_any()
     if wants_assign:
         set_executors(session, actor, ticket, changes["executor_ids"])
+    if {"criticality_id", "work_type_id"} & set(changes) and not ticket.deadline_manual:
+        _recompute_deadline(session, actor, ticket)
     bump(ticket)
     session.flush()
     return ticket
+
+
+def _recompute_deadline(session: Session, actor: Actor, ticket: Ticket) -> None:
+    """SLA inputs changed: the automatic deadline follows; a deadline set by staff is kept."""
+    ticket_type = session.get(TicketType, ticket.type_id)
+    assert ticket_type is not None
+    work_type = session.get(WorkType, ticket.work_type_id) if ticket.work_type_id else None
+    deadline = compute_deadline(
+        session,
+        created_at=ticket.created_at,
+        ticket_type=ticket_type,
+        work_type=work_type,
+        criticality_id=ticket.criticality_id,
+        company_id=ticket.company_id,
+        object_id=ticket.object_id,
+    )
+    if deadline != ticket.deadline:
+        record(
+            session,
+            ticket,
+            actor_id=actor.member_id,
+            kind=HistoryKind.FIELD_CHANGED,
+            field="deadline",
+            old=_jsonable(ticket.deadline),
+            new=_jsonable(deadline),
+        )
+        emit_event(
+            session,
+            tenant_id=ticket.tenant_id,
+            kind="ticket.deadline_changed",
+            ticket_id=ticket.id,
+            actor_id=actor.member_id,
+        )
+        ticket.deadline = deadline
 
 
 def _apply_field(
