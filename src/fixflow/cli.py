@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fixflow.config import get_settings
+
+if TYPE_CHECKING:
+    from fixflow.core.db import Database
 
 app = typer.Typer(help="fixflow — field-service management", no_args_is_help=True)
 db_app = typer.Typer(help="Database commands", no_args_is_help=True)
@@ -20,7 +23,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(bench_app, name="bench")
 
 
-def _database():  # type: ignore[no-untyped-def]
+def _database() -> Database:
     from fixflow.core.db import Database
     from fixflow.features import load_features
 

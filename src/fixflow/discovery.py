@@ -26,7 +26,7 @@ def feature_packages() -> list[str]:
 
 
 def import_role(role: str) -> list[ModuleType]:
-    modules = []
+    modules: list[ModuleType] = []
     for package in feature_packages():
         package_module = importlib.import_module(f"fixflow.{package}")
         names = sorted(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -53,7 +54,7 @@ class TicketDetail:
     is_favorite: bool
     transitions: list[OfferedTransition]
     can_rate: bool
-    my_rating: dict[str, object] | None
+    my_rating: dict[str, Any] | None
     timeline: list[TimelineEntry]
 
 

@@ -72,7 +72,7 @@ def visible_tickets_predicate(actor: Actor) -> ColumnElement[bool]:
     return and_(*conditions)
 
 
-def visible_tickets(actor: Actor) -> Select[tuple[Ticket]]:
+def visible_tickets(actor: Actor) -> Select[Ticket]:
     return select(Ticket).where(visible_tickets_predicate(actor))
 
 
