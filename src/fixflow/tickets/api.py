@@ -30,16 +30,48 @@ from fixflow.tickets.service import (
     remove_favorite,
     update_ticket,
 )
-from fixflow.tickets.transitions import move_ticket_to_stage, transition_ticket
+from fixflow.tickets.transitions import (
+    OfferedTransition,
+    available_transitions_for,
+    move_ticket_to_stage,
+    transition_ticket,
+)
 from fixflow.tickets.works import WorkDraft, add_work, list_works
 from fixflow.workflow.models import Status
 
 router = APIRouter(prefix="/tickets", tags=["tickets"], dependencies=[Depends(reject_unknown_query)])
 
 
+def _transitions_out(
+    session: Session, actor: Actor, offered: list[OfferedTransition]
+) -> list[schemas.TransitionOut]:
+    status_ids = {t.to_status_id for t in offered if t.to_status_id is not None}
+    statuses = (
+        {s.id: s for s in session.scalars(select(Status).where(Status.id.in_(status_ids)))}
+        if status_ids
+        else {}
+    )
+    return [
+        schemas.TransitionOut(
+            id=t.id,
+            label=t.label,
+            to_status=(
+                RefOut(
+                    id=t.to_status_id,
+                    name=statuses[t.to_status_id].name,
+                    color=statuses[t.to_status_id].color,
+                )
+                if t.to_status_id in statuses
+                else None
+            ),
+            requires_comment=t.requires_comment,
+        )
+        for t in offered
+    ]
+
+
 def ticket_payload(session: Session, actor: Actor, detail: TicketDetail) -> dict[str, Any]:
     t = detail.ticket
-    statuses = {s.id: s for s in session.scalars(select(Status).where(Status.tenant_id == actor.tenant_id))}
     out = schemas.TicketOut(
         id=t.id,
         number=t.number,
@@ -69,23 +101,7 @@ def ticket_payload(session: Session, actor: Actor, detail: TicketDetail) -> dict
         can_rate=detail.can_rate,
         my_rating=detail.my_rating,
         rating_score=t.rating_score,
-        transitions=[
-            schemas.TransitionOut(
-                id=tr.id,
-                label=tr.label,
-                to_status=(
-                    RefOut(
-                        id=tr.to_status_id,
-                        name=statuses[tr.to_status_id].name,
-                        color=statuses[tr.to_status_id].color,
-                    )
-                    if tr.to_status_id in statuses
-                    else None
-                ),
-                requires_comment=tr.requires_comment,
-            )
-            for tr in detail.transitions
-        ],
+        transitions=_transitions_out(session, actor, detail.transitions),
         timeline=[
             schemas.TimelineOut(at=e.at, status=RefOut.model_validate(e.status)) for e in detail.timeline
         ],
@@ -195,7 +211,8 @@ def delete_ticket_endpoint(ticket_id: int, session: DbSession, actor: CurrentAct
 @router.get("/{ticket_id}/transitions", response_model=list[schemas.TransitionOut])
 def get_transitions(ticket_id: int, session: DbSession, actor: CurrentActor) -> Response:
     ticket = get_ticket_for_actor(session, actor, ticket_id)
-    return JSONResponse(ticket_payload(session, actor, ticket_detail(session, actor, ticket))["transitions"])
+    offered = _transitions_out(session, actor, available_transitions_for(session, actor, ticket))
+    return JSONResponse([t.model_dump(mode="json") for t in offered])
 
 
 @router.post("/{ticket_id}/transitions", response_model=schemas.TicketOut)

@@ -249,15 +249,14 @@ class CatalogRefs:
 
 
 def _catalog_refs(session: Session, tenant_id: int) -> CatalogRefs:
-    rows = session.execute(
-        select(TicketType.id, TicketType.name, Criticality.id, Criticality.name, Criticality.color)
-        .select_from(TicketType)
-        .outerjoin(Criticality, Criticality.tenant_id == TicketType.tenant_id)
-        .where(TicketType.tenant_id == tenant_id)
-    ).all()
-    types = {r[0]: Ref(r[0], r[1]) for r in rows}
-    criticalities = {r[2]: Ref(r[2], r[3], r[4]) for r in rows if r[2] is not None}
-    return CatalogRefs(types=types, criticalities=criticalities)
+    types = session.execute(select(TicketType.id, TicketType.name).where(TicketType.tenant_id == tenant_id))
+    criticalities = session.execute(
+        select(Criticality.id, Criticality.name, Criticality.color).where(Criticality.tenant_id == tenant_id)
+    )
+    return CatalogRefs(
+        types={r.id: Ref(r.id, r.name) for r in types},
+        criticalities={r.id: Ref(r.id, r.name, r.color) for r in criticalities},
+    )
 
 
 def count_views(session: Session, actor: Actor) -> dict[str, int]:
