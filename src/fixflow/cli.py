@@ -161,5 +161,50 @@ def user_create(
         raise typer.Exit(1) from None
 
 
+def _sqlite_path() -> str:
+    url = get_settings().database_url
+    if not url.startswith("sqlite:///"):
+        typer.echo("backup/restore are for SQLite; use pg_dump/pg_restore for PostgreSQL", err=True)
+        raise typer.Exit(2)
+    return url.removeprefix("sqlite:///")
+
+
+@app.command()
+def backup(target: Annotated[str, typer.Argument(help="file to write the backup to")]) -> None:
+    """Consistent online copy of the SQLite database (safe while the server runs)."""
+    import sqlite3
+
+    source = sqlite3.connect(_sqlite_path())
+    dest = sqlite3.connect(target)
+    with dest:
+        source.backup(dest)
+    dest.close()
+    source.close()
+    typer.echo(f"backup written to {target}")
+
+
+@app.command()
+def restore(
+    source_file: Annotated[str, typer.Argument(help="a file written by `fixflow backup`")],
+    yes: Annotated[bool, typer.Option("--yes", help="replace the current database")] = False,
+) -> None:
+    """Replace the SQLite database with a backup (stop the server first)."""
+    import sqlite3
+
+    if not yes:
+        typer.echo("restore replaces the current database; add --yes to proceed", err=True)
+        raise typer.Exit(2)
+    source = sqlite3.connect(source_file)
+    if source.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+        typer.echo("the backup file is damaged", err=True)
+        raise typer.Exit(1)
+    dest = sqlite3.connect(_sqlite_path())
+    with dest:
+        source.backup(dest)
+    dest.close()
+    source.close()
+    typer.echo("database restored")
+
+
 if __name__ == "__main__":
     app()
