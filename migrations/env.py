@@ -7,6 +7,7 @@ from sqlalchemy import pool
 
 from fixflow.config import get_settings
 from fixflow.core.db import make_engine
+from fixflow.core.migrate import objects_of_dialect
 from fixflow.models import Base
 
 config = context.config
@@ -40,6 +41,7 @@ def _run(connection: object) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,
         compare_type=True,
+        include_object=objects_of_dialect(connection.dialect.name),  # type: ignore[attr-defined]
     )
     with context.begin_transaction():
         context.run_migrations()

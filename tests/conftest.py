@@ -17,8 +17,7 @@ from typing import Any
 import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from fixflow.app import create_app
@@ -28,6 +27,7 @@ from fixflow.core.db import Database
 from fixflow.core.migrate import upgrade_database
 from fixflow.features import load_features
 from fixflow.models import Base
+from querycount import QueryCounter
 
 load_features()
 # Production hashing parameters cost ~50 ms per hash; tests hash hundreds of passwords.
@@ -114,28 +114,6 @@ def client(app: Any) -> Iterator[TestClient]:
         yield c
 
 
-class QueryCounter:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.statements: list[str] = []
-
-    def _on_execute(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if not statement.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE", "COMMIT", "ROLLBACK")):
-            self.statements.append(statement)
-
-    def __enter__(self) -> QueryCounter:
-        self.statements.clear()
-        event.listen(self.engine, "before_cursor_execute", self._on_execute)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        event.remove(self.engine, "before_cursor_execute", self._on_execute)
-
-    @property
-    def count(self) -> int:
-        return len(self.statements)
-
-
 @pytest.fixture
 def count_queries(database: Database) -> QueryCounter:
     return QueryCounter(database.engine)
@@ -156,3 +134,12 @@ def world(database: Database) -> Any:
 
     with database.session(write=True) as s:
         return make_world(s)
+
+
+@pytest.fixture
+def smtp_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1; the worker's settings point at it (tests/smtp.py)."""
+    from smtp import running_smtp_server
+
+    with running_smtp_server(monkeypatch) as server:
+        yield server

@@ -5,8 +5,10 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from fixflow import __version__
@@ -16,6 +18,8 @@ from fixflow.core.http import JSONResponse, install_problem_handlers
 from fixflow.discovery import import_role
 from fixflow.features import load_features
 from fixflow.jobs.worker import Worker
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
 def api_router() -> APIRouter:
@@ -63,6 +67,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(api_router())
     for module in import_role("views"):
         app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -128,6 +128,9 @@ def user_create(
     first_name: str = "",
     company: Annotated[list[int], typer.Option(help="company id; repeat for several")] = [],  # noqa: B006
     mobile: bool = False,
+    invite: Annotated[
+        bool, typer.Option("--invite", help="e-mail/SMS a link to set the password (72 h) after commit")
+    ] = False,
 ) -> None:
     """Create a member (and its account if new). Without --password the member must be invited."""
     from sqlalchemy import select
@@ -155,6 +158,10 @@ def user_create(
                 first_name=first_name,
                 is_mobile=mobile,
             )
+            if invite:
+                from fixflow.accounts.invitations import invite_member
+
+                invite_member(session, get_settings(), member)
             typer.echo(f"member {member.id} created in {tenant_row.name}")
     except DomainError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -204,6 +211,56 @@ def restore(
     dest.close()
     source.close()
     typer.echo("database restored")
+
+
+@bench_app.command("seed")
+def bench_seed(
+    tickets: Annotated[int, typer.Option(help="tickets to create (M = 100000, L = 1000000)")],
+    companies: Annotated[int | None, typer.Option(help="customer companies (default: scaled from L)")] = None,
+    members: Annotated[int | None, typer.Option(help="customer members (default: scaled from L)")] = None,
+    objects: Annotated[int | None, typer.Option(help="objects (default: scaled from L)")] = None,
+    executors: Annotated[int | None, typer.Option(help="executors (default: scaled from L)")] = None,
+    slug: str = "bench",
+    seed: int = 1,
+) -> None:
+    """Create the benchmark tenant «bench» in bulk (spec/quality.md); password: bench-password."""
+    import time
+
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from fixflow.benchseed import BenchSeedError, BenchSizes, analyze, seed_bench
+    from fixflow.core.migrate import alembic_config, upgrade_database
+    from fixflow.models import Base
+
+    settings = get_settings()
+    db = _database()
+    if set(inspect(db.engine).get_table_names()) <= {"alembic_version"}:
+        # An empty database gets the schema of the current models, stamped as migrated: the benchmark
+        # measures this code even while the migrations lag behind the models.
+        Base.metadata.create_all(db.engine)
+        command.stamp(alembic_config(settings.database_url), "head")
+    else:
+        upgrade_database(settings.database_url)
+        Base.metadata.create_all(db.engine)  # tables that have no migration yet, as the tests do
+    sizes = BenchSizes.for_tickets(
+        tickets, companies=companies, members=members, objects=objects, executors=executors
+    )
+    typer.echo(f"seeding {sizes} into {db.engine.url.render_as_string(hide_password=True)}")
+    clock = time.perf_counter()
+    try:
+        with db.session(write=True) as session:
+            report = seed_bench(session, sizes, slug=slug, seed=seed, progress=typer.echo)
+            commit_clock = time.perf_counter()
+        report.seconds["commit"] = round(time.perf_counter() - commit_clock, 2)
+    except BenchSeedError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    report.seconds["analyze"] = analyze(settings.database_url)
+    report.seconds["total"] = round(time.perf_counter() - clock, 2)
+    typer.echo(f"rows: {report.counts}")
+    typer.echo(f"seconds: {report.seconds}")
+    db.dispose()
 
 
 if __name__ == "__main__":

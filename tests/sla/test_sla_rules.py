@@ -6,10 +6,10 @@ import datetime as dt
 from datetime import UTC
 
 import pytest
-from builders import World, make_ticket
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from builders import World, make_ticket
 from fixflow.catalogs.models import Criticality, TicketType
 from fixflow.core.db import utcnow
 from fixflow.core.errors import Forbidden, ValidationFailed

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from builders import STAGE_PATHS, ticket_in_stage
 from sqlalchemy.orm import Session
 
+from builders import STAGE_PATHS, ticket_in_stage
 from fixflow.workflow.models import Stage
 
 

@@ -22,6 +22,10 @@ from fixflow.tenants.models import Tenant
 INVALID_CREDENTIALS = "Wrong login or password"
 
 
+class InvalidCredentials(Unauthenticated):
+    keep_changes = True  # the throttle hit recorded for this failure must survive the 401
+
+
 class TenantChoiceRequired(DomainError):
     status = 409
     type_slug = "tenant-required"
@@ -160,7 +164,7 @@ def authenticate(
     members = _active_members(session, account.id) if account and ok and not account.banned else []
     if not members:
         record_hit(session, login_key, ip_key)
-        raise Unauthenticated(INVALID_CREDENTIALS)
+        raise InvalidCredentials(INVALID_CREDENTIALS)
     clear_hits(session, login_key)
     if tenant_id is None:
         if len(members) > 1:

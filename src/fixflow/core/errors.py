@@ -19,6 +19,9 @@ class DomainError(Exception):
     status: ClassVar[int] = 400
     type_slug: ClassVar[str] = "bad-request"
     title: ClassVar[str] = "Bad request"
+    # Failed attempts (a wrong code, a spent try, a throttle hit) must survive the error response:
+    # the boundary commits instead of rolling back when such an error is raised.
+    keep_changes: ClassVar[bool] = False
 
     def __init__(self, message: str, *, errors: list[FieldProblem] | None = None, **params: Any) -> None:
         super().__init__(message.format(**params) if params else message)

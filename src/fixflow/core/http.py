@@ -17,7 +17,7 @@ from fixflow.accounts.actor import Actor
 from fixflow.accounts.service import Authenticated, TenantChoiceRequired, resolve_session
 from fixflow.config import Settings
 from fixflow.core.db import Database
-from fixflow.core.errors import DomainError, Throttled, Unauthenticated, ValidationFailed
+from fixflow.core.errors import DomainError, FieldProblem, Throttled, Unauthenticated, ValidationFailed
 
 PROBLEM_BASE = "https://fixflow.dev/problems/"
 
@@ -44,7 +44,12 @@ def get_database(request: Request) -> Database:
 def _db_session(request: Request, write: bool) -> Iterator[Session]:
     db = get_database(request)
     with db.session(write=write) as session:
-        yield session
+        try:
+            yield session
+        except DomainError as exc:
+            if exc.keep_changes:
+                session.commit()
+            raise
 
 
 def read_session(request: Request) -> Iterator[Session]:
@@ -105,7 +110,7 @@ def reject_unknown_query(request: Request) -> None:
         raise ValidationFailed(
             "Unknown query parameter: {names}",
             names=", ".join(unknown),
-            errors=[],
+            errors=[FieldProblem(name, "Unknown query parameter") for name in unknown],
         )
 
 

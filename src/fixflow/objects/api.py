@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import func, or_, select
@@ -11,6 +11,8 @@ from fixflow.core.errors import NotFound
 from fixflow.core.http import CurrentActor, DbSession, reject_unknown_query
 from fixflow.core.pagination import check_limit, decode_cursor, encode_cursor
 from fixflow.core.schemas import Output
+from fixflow.fields.models import FieldEntity
+from fixflow.fields.queries import entity_values
 from fixflow.objects.models import ServiceObject
 from fixflow.objects.queries import (
     effective_address,
@@ -38,6 +40,7 @@ class ObjectOut(Output):
     published: bool
     has_children: bool
     allowed_work_type_ids: list[int] | None
+    fields: dict[str, Any] | None = None  # additional fields, typed; in GET /objects/{id} only
 
 
 class ObjectPage(Output):
@@ -100,7 +103,7 @@ def list_objects(
     if company_id is not None:
         stmt = stmt.where(ServiceObject.company_id == company_id)
     if cursor:
-        (last_id,) = decode_cursor(cursor, arity=1)
+        (last_id,) = decode_cursor(cursor, arity=1, kinds=(int,))
         stmt = stmt.where(ServiceObject.id > int(last_id))
     rows = list(session.scalars(stmt.order_by(ServiceObject.id).limit(size + 1)))
     has_more = len(rows) > size
@@ -131,4 +134,6 @@ def get_object(object_id: int, session: DbSession, actor: CurrentActor) -> Objec
     )
     if obj is None:
         raise NotFound("Object not found")
-    return _out([obj], session, {obj.id} if children else set())[0]
+    out = _out([obj], session, {obj.id} if children else set())[0]
+    out.fields = entity_values(session, actor, FieldEntity.OBJECT, obj.fields)
+    return out

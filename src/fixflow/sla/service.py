@@ -52,10 +52,11 @@ def list_schedules(session: Session, actor: Actor) -> list[ServiceSchedule]:
 
 
 def get_schedule_for_actor(session: Session, actor: Actor, schedule_id: int) -> ServiceSchedule:
-    _require(actor)
+    """404 for another tenant's id, then 403 for members who may not configure SLA rules."""
     schedule = session.get(ServiceSchedule, schedule_id)
     if schedule is None or schedule.tenant_id != actor.tenant_id:
         raise NotFound("Schedule not found")
+    _require(actor)
     return schedule
 
 
@@ -102,10 +103,11 @@ def list_rules(session: Session, actor: Actor) -> list[SlaRule]:
 
 
 def get_rule_for_actor(session: Session, actor: Actor, rule_id: int) -> SlaRule:
-    _require(actor)
+    """404 for another tenant's id, then 403 for members who may not configure SLA rules."""
     rule = session.get(SlaRule, rule_id)
     if rule is None or rule.tenant_id != actor.tenant_id:
         raise NotFound("SLA rule not found")
+    _require(actor)
     return rule
 
 

@@ -20,6 +20,7 @@ class Tenant(Base):
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Moscow")
     default_locale: Mapped[str] = mapped_column(String(8), default="ru")
+    currency: Mapped[str] = mapped_column(String(3), default="RUB", server_default="RUB")  # ISO 4217
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

@@ -15,11 +15,12 @@ from fixflow.core.http import CurrentActor, DbSession, JSONResponse, reject_unkn
 from fixflow.core.idempotency import find_replay, remember, request_fingerprint
 from fixflow.core.schemas import RefOut
 from fixflow.ratings.service import active_criteria, get_my_rating, may_rate, rate_ticket
+from fixflow.tenants.models import Tenant
 from fixflow.tickets import schemas
 from fixflow.tickets.detail import TicketDetail, ticket_detail
 from fixflow.tickets.extensions import EXTENSIONS
 from fixflow.tickets.listing import COUNT_CAP, TicketFilters, count_views, is_overdue, list_tickets
-from fixflow.tickets.models import Ticket, TicketHistory
+from fixflow.tickets.models import Ticket, TicketHistory, TicketWork
 from fixflow.tickets.queries import TicketView
 from fixflow.tickets.service import (
     TicketDraft,
@@ -239,10 +240,22 @@ def post_transition(
     return _render(session, actor, ticket)
 
 
+def tenant_currency(session: Session, tenant_id: int) -> str:
+    tenant = session.get(Tenant, tenant_id)
+    return tenant.currency if tenant else "RUB"
+
+
+def _work_out(work: TicketWork, currency: str) -> schemas.WorkOut:
+    return schemas.WorkOut.model_validate(
+        {**{c: getattr(work, c) for c in schemas.WORK_COLUMNS}, "currency": currency}
+    )
+
+
 @router.get("/{ticket_id}/works", response_model=list[schemas.WorkOut])
 def get_works(ticket_id: int, session: DbSession, actor: CurrentActor) -> list[schemas.WorkOut]:
     ticket = get_ticket_for_actor(session, actor, ticket_id)
-    return [schemas.WorkOut.model_validate(w) for w in list_works(session, ticket)]
+    currency = tenant_currency(session, actor.tenant_id)
+    return [_work_out(w, currency) for w in list_works(session, ticket)]
 
 
 @router.post("/{ticket_id}/works", response_model=schemas.WorkOut, status_code=201)
@@ -251,7 +264,7 @@ def post_work(
 ) -> schemas.WorkOut:
     ticket = get_ticket_for_actor(session, actor, ticket_id, for_update=True)
     work = add_work(session, actor, ticket, WorkDraft(**body.model_dump()))
-    return schemas.WorkOut.model_validate(work)
+    return _work_out(work, tenant_currency(session, actor.tenant_id))
 
 
 @router.put("/{ticket_id}/favorite", status_code=204)
@@ -300,4 +313,7 @@ def get_history(ticket_id: int, session: DbSession, actor: CurrentActor) -> list
     if not actor.is_staff:
         # Customers see the status, never the stage: stage moves are internal.
         rows = [r for r in rows if r.kind != "stage_changed"]
+    # Changes of additional fields only while the actor may see the field at the ticket's stage.
+    shown = EXTENSIONS.fields.api_values(session, actor, ticket)
+    rows = [r for r in rows if not (name := r.field or "").startswith("fields.") or name[7:] in shown]
     return [schemas.HistoryOut.model_validate(r) for r in rows]

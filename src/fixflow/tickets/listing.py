@@ -12,8 +12,7 @@ from sqlalchemy.orm import Session
 from fixflow.accounts.actor import Actor
 from fixflow.catalogs.models import Criticality, TicketType
 from fixflow.core.db import utcnow
-from fixflow.core.errors import ValidationFailed
-from fixflow.core.pagination import Page, check_limit, decode_cursor, encode_cursor
+from fixflow.core.pagination import Page, check_limit, decode_cursor, encode_cursor, invalid_cursor
 from fixflow.objects.models import ServiceObject
 from fixflow.objects.queries import load_ancestors, path_names
 from fixflow.tickets.extensions import EXTENSIONS
@@ -164,14 +163,16 @@ def list_tickets(
     stmt = select(Ticket).where(_where(session, actor, view, filters))
     if cursor:
         if archive:
-            closed_iso, last_id = decode_cursor(cursor, arity=2)
+            closed_iso, last_id = decode_cursor(cursor, arity=2, kinds=(str, int))
             try:
                 closed = dt.datetime.fromisoformat(closed_iso)
             except (TypeError, ValueError):
-                raise ValidationFailed("The cursor is not valid") from None
+                raise invalid_cursor() from None
+            if closed.tzinfo is None:
+                raise invalid_cursor()
             stmt = stmt.where(tuple_(Ticket.closed_at, Ticket.id) < tuple_(closed, int(last_id)))
         else:
-            (last_id,) = decode_cursor(cursor, arity=1)
+            (last_id,) = decode_cursor(cursor, arity=1, kinds=(int,))
             stmt = stmt.where(Ticket.id < int(last_id))
     order = (Ticket.closed_at.desc(), Ticket.id.desc()) if archive else (Ticket.id.desc(),)
     tickets = list(session.scalars(stmt.order_by(*order).limit(size + 1)))

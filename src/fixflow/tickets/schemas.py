@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, PlainSerializer
 
 from fixflow.core.schemas import Input, Output, RefOut
 
@@ -130,13 +130,34 @@ class TicketOut(Output):
     deleted: bool = False
 
 
+def decimal_text(value: Decimal, places: int | None = None) -> str:
+    """Exact and identical on every backend ("2.5", never 2.5 or "2.500")."""
+    if places is not None:
+        return f"{value.quantize(Decimal(1).scaleb(-places)):f}"
+    text = f"{value.normalize():f}"
+    return text
+
+
+WORK_COLUMNS = (
+    "id",
+    "work_type_id",
+    "member_id",
+    "duration_minutes",
+    "quantity",
+    "price",
+    "comment",
+    "created_at",
+)
+
+
 class WorkOut(Output):
     id: int
     work_type_id: int
     member_id: int
     duration_minutes: int
-    quantity: Decimal
-    price: Decimal
+    quantity: Annotated[Decimal, PlainSerializer(decimal_text, return_type=str)]
+    price: Annotated[Decimal, PlainSerializer(lambda v: decimal_text(v, 2), return_type=str)]
+    currency: str
     comment: str
     created_at: dt.datetime
 

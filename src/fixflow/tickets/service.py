@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from fixflow.accounts.actor import Actor
 from fixflow.accounts.models import Member, MemberCompany, Role
 from fixflow.accounts.permissions import Permission
+from fixflow.accounts.queries import eligible_executor
 from fixflow.catalogs.models import Criticality, TicketType, WorkType
 from fixflow.catalogs.numbering import next_counter, render_number
 from fixflow.core.db import utcnow
@@ -412,8 +413,7 @@ def set_executors(session: Session, actor: Actor | None, ticket: Ticket, member_
                 select(Member.id).where(
                     Member.id.in_(wanted),
                     Member.tenant_id == ticket.tenant_id,
-                    Member.is_mobile.is_(True),
-                    Member.deleted_at.is_(None),
+                    eligible_executor(),
                 )
             )
         )

@@ -10,6 +10,8 @@ import enum
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+EXECUTOR_ROLE = "executor"
+
 
 class Branch(enum.StrEnum):
     MAIN = "main"
@@ -147,7 +149,13 @@ def admits(transition: TransitionSpec, ticket: TicketFacts, actor: ActorFacts) -
     if transition.branch is Branch.MAIN:
         if not actor.is_staff:
             return False
-        return actor.any_main_transition or not transition.roles or bool(transition.roles & actor.role_codes)
+        if actor.any_main_transition or not transition.roles:
+            return True
+        matched = transition.roles & actor.role_codes
+        if matched == {EXECUTOR_ROLE}:
+            # An executor acts on the tickets assigned to them, whatever scopes a tenant grants.
+            return actor.member_id in ticket.executor_ids
+        return bool(matched)
     if transition.roles and not (transition.roles & actor.role_codes):
         return False
     match transition.branch:

@@ -1,0 +1,127 @@
+"""Jinja2 environments for server-rendered pages: one per locale, autoescaped, with i18n.
+
+One environment per locale keeps gettext installation thread-safe (sync endpoints run in a thread
+pool) and lets Jinja cache compiled templates per language.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel.dates import format_date, format_datetime, format_timedelta
+from babel.numbers import format_decimal
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
+
+from fixflow.core.i18n import SUPPORTED_LOCALES, get_translations
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+DEFAULT_TZ = "Europe/Moscow"
+_HEX_COLOR = re.compile(r"^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
+
+
+def safe_color(value: str | None) -> str | None:
+    """A colour from the database, only if it is a plain hex value (it ends up inside CSS)."""
+    return value.lower() if value and _HEX_COLOR.match(value) else None
+
+
+def color_class(value: str | None) -> str:
+    color = safe_color(value)
+    return f"c-{color[1:]}" if color else "c-none"
+
+
+def palette_css(colors: set[str]) -> str:
+    """``.c-2196f3{--c:#2196f3}`` rules so coloured labels need no ``style=`` attributes."""
+    rules = sorted({f".{color_class(c)}{{--c:{safe_color(c)}}}" for c in colors if safe_color(c)})
+    return "".join(rules)
+
+
+@lru_cache(maxsize=32)
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(DEFAULT_TZ)
+
+
+def _tz(context: Context) -> ZoneInfo:
+    name = context.get("tz")
+    return _zone(name if isinstance(name, str) else DEFAULT_TZ)
+
+
+def _make_filters(locale: str) -> dict[str, Any]:
+    @pass_context
+    def datetime_filter(context: Context, value: dt.datetime | None) -> str:
+        if value is None:
+            return ""
+        return str(format_datetime(value, "d MMM yyyy, HH:mm", tzinfo=_tz(context), locale=locale))
+
+    @pass_context
+    def short_date(context: Context, value: dt.datetime | None) -> str:
+        """Day and month for this year's dates, with the year otherwise."""
+        if value is None:
+            return ""
+        zone = _tz(context)
+        local = value.astimezone(zone)
+        pattern = "d MMM" if local.year == dt.datetime.now(zone).year else "d MMM yyyy"
+        return str(format_date(local.date(), pattern, locale=locale))
+
+    @pass_context
+    def iso_local(context: Context, value: dt.datetime | None) -> str:
+        return value.astimezone(_tz(context)).isoformat() if value else ""
+
+    def truncate_words(value: str, length: int = 140) -> str:
+        text = " ".join(value.split())
+        if len(text) <= length:
+            return text
+        return text[:length].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
+
+    def tel_href(value: str) -> str:
+        return "tel:" + re.sub(r"[^\d+]", "", value)
+
+    def duration(minutes: int) -> str:
+        """``1 час 30 минут``: whole hours and minutes, each in the locale's words."""
+        hours, rest = divmod(int(minutes), 60)
+        parts = [format_timedelta(dt.timedelta(hours=hours), locale=locale)] if hours else []
+        if rest:
+            parts.append(format_timedelta(dt.timedelta(minutes=rest), locale=locale))
+        return " ".join(str(p) for p in parts)
+
+    def number(value: object) -> str:
+        return str(format_decimal(value, locale=locale))  # type: ignore[arg-type]
+
+    return {
+        "number": number,
+        "tel": tel_href,
+        "duration": duration,
+        "datetime": datetime_filter,
+        "short_date": short_date,
+        "iso_local": iso_local,
+        "excerpt": truncate_words,
+        "color_class": color_class,
+    }
+
+
+@lru_cache(maxsize=len(SUPPORTED_LOCALES) + 1)
+def environment(locale: str) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATE_DIR),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    env.install_gettext_translations(get_translations(locale), newstyle=True)  # type: ignore[attr-defined]
+    env.filters.update(_make_filters(locale))
+    env.globals["locale"] = locale
+    return env
+
+
+def render_template(locale: str, name: str, context: dict[str, Any]) -> str:
+    return environment(locale).get_template(name).render(context)

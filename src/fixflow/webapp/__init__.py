@@ -1,0 +1,1 @@
+"""The customer app (PWA): server-rendered pages at /app/."""

@@ -1,0 +1,112 @@
+"""The five ticket tabs («Мои», «Согласование», «Все», «Избранное», «Архив») with search and filters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from fixflow.catalogs.queries import criticalities_for, ticket_types_for
+from fixflow.core.i18n import N_
+from fixflow.tickets.listing import COUNT_CAP, TicketFilters, count_views, list_tickets
+from fixflow.tickets.queries import TicketView
+from fixflow.webapp import forms
+from fixflow.webapp.lookups import objects_for_filter, statuses_for
+from fixflow.webapp.web import UserWeb, WebRoute
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+# (view, label msgid, icon) in bottom-bar order.
+TABS: tuple[tuple[TicketView, str, str], ...] = (
+    (TicketView.MINE, N_("Mine"), "mine"),
+    (TicketView.APPROVAL, N_("Approval"), "approval"),
+    (TicketView.ALL, N_("All"), "all"),
+    (TicketView.FAVORITES, N_("Favourites"), "star"),
+    (TicketView.ARCHIVE, N_("Archive"), "archive"),
+)
+EMPTY_TEXT = {
+    TicketView.MINE: N_("You have no open tickets. Tap «+» to create one."),
+    TicketView.APPROVAL: N_("Nothing is waiting for your approval."),
+    TicketView.ALL: N_("There are no open tickets."),
+    TicketView.FAVORITES: N_("No favourites yet. Add a ticket with the «⋯» menu on its page."),
+    TicketView.ARCHIVE: N_("The archive is empty."),
+}
+FILTER_KEYS = ("status", "object", "type", "criticality", "created_from", "created_to")
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """The query string of a tab, kept as typed so the form shows it back."""
+
+    tab: TicketView
+    q: str
+    status: str
+    object: str
+    type: str
+    criticality: str
+    created_from: str
+    created_to: str
+
+    @property
+    def filters_active(self) -> bool:
+        return any(getattr(self, key) for key in FILTER_KEYS)
+
+    def params(self, **extra: str) -> str:
+        values = {"tab": self.tab.value, "q": self.q, **{k: getattr(self, k) for k in FILTER_KEYS}, **extra}
+        return urlencode({k: v for k, v in values.items() if v})
+
+    def filters(self, timezone: str) -> TicketFilters:
+        return TicketFilters(
+            q=self.q or None,
+            status_id=forms.to_int(self.status),
+            object_id=forms.to_int(self.object),
+            type_id=forms.to_int(self.type),
+            criticality_id=forms.to_int(self.criticality),
+            created_from=forms.local_day_start(self.created_from, timezone),
+            created_to=forms.local_day_start(self.created_to, timezone, next_day=True),
+        )
+
+
+def _view(tab: str) -> TicketView:
+    try:
+        return TicketView(tab)
+    except ValueError:
+        return TicketView.MINE
+
+
+@router.get("/app/tickets")
+def tickets_page(
+    web: UserWeb,
+    tab: str = "mine",
+    q: str = "",
+    status: str = "",
+    object_id: Annotated[str, Query(alias="object")] = "",
+    type_id: Annotated[str, Query(alias="type")] = "",
+    criticality: str = "",
+    created_from: str = "",
+    created_to: str = "",
+    cursor: str = "",
+) -> Response:
+    query = ListQuery(
+        _view(tab), q.strip()[:200], status, object_id, type_id, criticality, created_from, created_to
+    )
+    actor, session = web.actor, web.session
+    page = list_tickets(session, actor, query.tab, query.filters(web.timezone), cursor=cursor or None)
+    return web.render(
+        "app/tickets.html",
+        query=query,
+        tabs=TABS,
+        page=page,
+        counts=count_views(session, actor),
+        count_cap=COUNT_CAP,
+        empty_text=web.gettext(EMPTY_TEXT[query.tab]),
+        more_url=f"/app/tickets?{query.params(cursor=page.next_cursor)}" if page.next_cursor else None,
+        is_continuation=bool(cursor),
+        statuses=statuses_for(session, actor),
+        object_options=objects_for_filter(session, actor),
+        ticket_types=ticket_types_for(session, actor),
+        criticalities=criticalities_for(session, actor),
+    )

@@ -1,0 +1,71 @@
+"""Browser: the installed app offline — the service worker's saved copies stay readable, and an
+action taken offline is refused with a clear message instead of being lost."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from support import ANNA, AppServer, ScreenFactory, app_server, browser, expect, screen, tr
+
+from fixflow.tickets.models import Favorite
+
+pytestmark = pytest.mark.browser
+__all__ = ["app_server", "browser", "screen"]  # fixtures, imported for pytest
+
+PAGES_CACHE = "fixflow-pages-v1"
+CACHED = """async ([name, paths]) => {
+    const cache = await caches.open(name);
+    const have = (await cache.keys()).map(r => { const u = new URL(r.url); return u.pathname + u.search; });
+    return paths.every(p => have.includes(p));
+}"""
+
+
+@pytest.mark.parametrize("locale", ["ru", "en"])
+def test_saved_pages_stay_readable_and_actions_are_refused(
+    screen: ScreenFactory, app_server: AppServer, locale: str
+) -> None:
+    ticket_id = app_server.new_ticket(ANNA, f"Не открывается дверь ({locale})")
+    tab = screen(locale)
+    # While offline the browser reports the requests it could not make (the event stream, pages
+    # never seen): expected here.
+    tab.allow(r"ERR_INTERNET_DISCONNECTED|net::ERR_FAILED|Failed to fetch")
+    tab.allow_status(503)  # the worker's offline page for a page never seen
+    tab.login(ANNA)
+    page = tab.page
+    assert page.evaluate("navigator.serviceWorker.ready.then(() => true)") is True
+    list_path, ticket_path = "/app/tickets?tab=all", f"/app/tickets/{ticket_id}"
+    for path in (list_path, ticket_path):
+        page.goto(path)
+        if not page.evaluate("Boolean(navigator.serviceWorker.controller)"):
+            page.reload()  # the first page was loaded before the worker took control
+    page.wait_for_function(CACHED, arg=[PAGES_CACHE, [list_path, ticket_path]])
+
+    page.context.set_offline(True)
+    try:
+        page.goto(list_path)
+        assert page.locator('meta[name="fixflow-offline"]').count() == 1  # the worker's saved copy
+        expect(page.locator("[data-testid=offline-banner]")).to_contain_text(
+            tr(locale, "Нет сети", "No connection")
+        )
+        expect(tab.card(ticket_id)).to_be_visible()
+        tab.shot("list")
+
+        tab.card(ticket_id).click()
+        page.wait_for_url(f"**{ticket_path}")
+        expect(page.locator("[data-testid=description]")).to_contain_text("Не открывается дверь")
+        page.click("[data-testid=more-menu] summary")
+        page.click("[data-testid=favorite-add]")
+        expect(page.locator("[data-testid=offline-refused]")).to_contain_text(
+            tr(locale, "действие не выполнено", "the action was not performed")
+        )
+        tab.shot("refused")
+
+        page.goto("/app/tickets/999999999")  # never seen: the offline page, not a browser error
+        expect(page.locator("[data-testid=offline-page]")).to_be_visible()
+    finally:
+        page.context.set_offline(False)
+    with app_server.session() as session:
+        favourite = select(Favorite.ticket_id).where(
+            Favorite.ticket_id == ticket_id, Favorite.member_id == app_server.member_id(ANNA)
+        )
+        assert session.scalar(favourite) is None  # nothing was sent
