@@ -322,7 +322,9 @@ def test_transition_admits_exactly_the_spec_roles(session: Session, sworld: Worl
         # the engine refuses on its own too: an unassigned executor holds the role but is not the
         # ticket's executor, so even a tenant that widened executors' scopes keeps them out
         with pytest.raises(Forbidden):
-            transition_ticket(session, actor, ticket, transition_id=tid, version=ticket.version, comment=comment)
+            transition_ticket(
+                session, actor, ticket, transition_id=tid, version=ticket.version, comment=comment
+            )
         assert snapshot(session, ticket) == before, key
 
 
