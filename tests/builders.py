@@ -88,27 +88,73 @@ def make_world(session: Session, *, password: str = PASSWORD) -> World:
         email = f"{key}-{suffix}@example.test"
         account = create_account(session, email=email, password=password)
         member = add_member(
-            session, tenant_id=tid, account=account, role_codes=roles, company_ids=[companies[company]],
-            last_name=key.capitalize(), first_name="Test", is_mobile=mobile,
+            session,
+            tenant_id=tid,
+            account=account,
+            role_codes=roles,
+            company_ids=[companies[company]],
+            last_name=key.capitalize(),
+            first_name="Test",
+            is_mobile=mobile,
         )
         people[key] = Person(load_actor(session, member), email)
     types = {t.name: t.id for t in session.scalars(select(ObjectType).where(ObjectType.tenant_id == tid))}
-    site_a = create_object(session, tenant_id=tid, name="Site A", type_id=types["Площадка"], company_id=company_a.id, address="Addr A")
-    site_b = create_object(session, tenant_id=tid, name="Site B", type_id=types["Площадка"], company_id=company_b.id, address="Addr B")
-    eq_a = create_object(session, tenant_id=tid, name="Pump A", type_id=types["Оборудование"], company_id=company_a.id, parent_id=site_a.id)
-    eq_b = create_object(session, tenant_id=tid, name="Pump B", type_id=types["Оборудование"], company_id=company_b.id, parent_id=site_b.id)
-    work_type = session.scalars(select(WorkType).where(WorkType.tenant_id == tid).order_by(WorkType.id)).first()
+    site_a = create_object(
+        session,
+        tenant_id=tid,
+        name="Site A",
+        type_id=types["Площадка"],
+        company_id=company_a.id,
+        address="Addr A",
+    )
+    site_b = create_object(
+        session,
+        tenant_id=tid,
+        name="Site B",
+        type_id=types["Площадка"],
+        company_id=company_b.id,
+        address="Addr B",
+    )
+    eq_a = create_object(
+        session,
+        tenant_id=tid,
+        name="Pump A",
+        type_id=types["Оборудование"],
+        company_id=company_a.id,
+        parent_id=site_a.id,
+    )
+    eq_b = create_object(
+        session,
+        tenant_id=tid,
+        name="Pump B",
+        type_id=types["Оборудование"],
+        company_id=company_b.id,
+        parent_id=site_b.id,
+    )
+    work_type = session.scalars(
+        select(WorkType).where(WorkType.tenant_id == tid).order_by(WorkType.id)
+    ).first()
     assert work_type is not None
     session.flush()
     return World(
-        tenant_id=tid, slug=defaults.tenant.slug, type_id=defaults.ticket_type.id,
-        company_a=company_a.id, company_b=company_b.id, own_company=defaults.own_company.id,
-        people=people, objects_a=[site_a.id, eq_a.id], objects_b=[site_b.id, eq_b.id],
-        site_a=site_a.id, site_b=site_b.id, work_type_id=work_type.id,
+        tenant_id=tid,
+        slug=defaults.tenant.slug,
+        type_id=defaults.ticket_type.id,
+        company_a=company_a.id,
+        company_b=company_b.id,
+        own_company=defaults.own_company.id,
+        people=people,
+        objects_a=[site_a.id, eq_a.id],
+        objects_b=[site_b.id, eq_b.id],
+        site_a=site_a.id,
+        site_b=site_b.id,
+        work_type_id=work_type.id,
     )
 
 
-def make_ticket(session: Session, world: World, *, by: str = "customer_a", object_id: int | None = None, **overrides: Any) -> Ticket:
+def make_ticket(
+    session: Session, world: World, *, by: str = "customer_a", object_id: int | None = None, **overrides: Any
+) -> Ticket:
     actor = world.people[by].actor
     default_object = world.objects_b[1] if actor.company_ids == {world.company_b} else world.objects_a[1]
     draft = TicketDraft(
@@ -120,47 +166,72 @@ def make_ticket(session: Session, world: World, *, by: str = "customer_a", objec
     return create_ticket(session, actor, draft)
 
 
-def fire(session: Session, world: World, ticket: Ticket, who: str, label: str, comment: str | None = None) -> Ticket:
+def fire(
+    session: Session, world: World, ticket: Ticket, who: str, label: str, comment: str | None = None
+) -> Ticket:
     actor = world.people[who].actor
     offered = {t.label: t.id for t in available_transitions_for(session, actor, ticket)}
     if label not in offered:
         raise AssertionError(f"{label!r} not offered to {who}: {sorted(offered)}")
-    return transition_ticket(session, actor, ticket, transition_id=offered[label], version=ticket.version, comment=comment)
+    return transition_ticket(
+        session, actor, ticket, transition_id=offered[label], version=ticket.version, comment=comment
+    )
 
 
 def assign(session: Session, world: World, ticket: Ticket, *executors: str) -> None:
     ids = [world.people[e].id for e in executors or ("executor",)]
-    update_ticket(session, world.dispatcher.actor, ticket, version=ticket.version, changes={"executor_ids": ids})
+    update_ticket(
+        session, world.dispatcher.actor, ticket, version=ticket.version, changes={"executor_ids": ids}
+    )
 
 
 def add_some_work(session: Session, world: World, ticket: Ticket, who: str = "executor") -> None:
-    add_work(session, world.people[who].actor, ticket, WorkDraft(work_type_id=world.work_type_id, quantity=Decimal("1")))
+    add_work(
+        session,
+        world.people[who].actor,
+        ticket,
+        WorkDraft(work_type_id=world.work_type_id, quantity=Decimal("1")),
+    )
 
 
 STAGE_PATHS: dict[str, list[tuple[str, str, str | None]]] = {
     "Новая": [],
     "Назначена": [("dispatcher", "Назначить", None)],
     "Принята": [("dispatcher", "Назначить", None), ("executor", "Принять", None)],
-    "В работе": [("dispatcher", "Назначить", None), ("executor", "Принять", None), ("executor", "Начать работу", None)],
+    "В работе": [
+        ("dispatcher", "Назначить", None),
+        ("executor", "Принять", None),
+        ("executor", "Начать работу", None),
+    ],
     "Отказ исполнителя": [("dispatcher", "Назначить", None), ("executor", "Отказаться", "no parts")],
     "Отказ заказчика": [("initiator", "Отменить заявку", None)],
 }
 STAGE_PATHS["Согласование"] = [*STAGE_PATHS["В работе"], ("executor", "На согласование", None)]
-STAGE_PATHS["Не согласована"] = [*STAGE_PATHS["Согласование"], ("approver", "Не согласовывать", "too expensive")]
+STAGE_PATHS["Не согласована"] = [
+    *STAGE_PATHS["Согласование"],
+    ("approver", "Не согласовывать", "too expensive"),
+]
 STAGE_PATHS["Работы выполнены"] = [*STAGE_PATHS["В работе"], ("executor", "Завершить работы", None)]
 STAGE_PATHS["Выполнена"] = [*STAGE_PATHS["Работы выполнены"], ("initiator", "Принять работы", None)]
 STAGE_PATHS["Закрыта"] = [*STAGE_PATHS["Выполнена"], ("dispatcher", "Закрыть", None)]
 
 
-def ticket_in_stage(session: Session, world: World, stage: str, *, by: str = "customer_a", approver: str | None = None) -> Ticket:
+def ticket_in_stage(
+    session: Session, world: World, stage: str, *, by: str = "customer_a", approver: str | None = None
+) -> Ticket:
     ticket = make_ticket(session, world, by=by)
     approver = approver or by
     for who, label, comment in STAGE_PATHS[stage]:
         if label in ("Назначить",):
             assign(session, world, ticket)
         if label == "На согласование":
-            update_ticket(session, world.dispatcher.actor, ticket, version=ticket.version,
-                          changes={"approver_member_id": world.people[approver].id})
+            update_ticket(
+                session,
+                world.dispatcher.actor,
+                ticket,
+                version=ticket.version,
+                changes={"approver_member_id": world.people[approver].id},
+            )
         if label == "Завершить работы":
             add_some_work(session, world, ticket)
         actor_key = {"initiator": by, "approver": approver}.get(who, who)

@@ -32,12 +32,31 @@ def test_demo_user_create_backup_restore(data_dir: Path) -> None:
     db = data_dir / "fixflow.db"
     result = runner.invoke(app, ["demo"])
     assert result.exit_code == 0, result.output
-    stages = _count(db, "select count(distinct stage_id) from tickets t join tenants n on n.id=t.tenant_id where n.slug='demo'")
+    stages = _count(
+        db,
+        "select count(distinct stage_id) from tickets t"
+        " join tenants n on n.id = t.tenant_id where n.slug = 'demo'",
+    )
     assert stages == 11  # every stage of the default lifecycle
     assert "already present" in runner.invoke(app, ["demo"]).output
 
-    result = runner.invoke(app, ["user", "create", "--tenant", "demo", "--role", "customer", "--email", "New@X.test",
-                                 "--password", "long enough", "--company", "2"])
+    result = runner.invoke(
+        app,
+        [
+            "user",
+            "create",
+            "--tenant",
+            "demo",
+            "--role",
+            "customer",
+            "--email",
+            "New@X.test",
+            "--password",
+            "long enough",
+            "--company",
+            "2",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert _count(db, "select count(*) from accounts where email='new@x.test'") == 1
     bad = runner.invoke(app, ["user", "create", "--tenant", "demo", "--role", "nope", "--email", "y@x.test"])

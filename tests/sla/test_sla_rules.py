@@ -21,7 +21,10 @@ from fixflow.tickets.listing import TicketFilters, list_tickets
 from fixflow.tickets.queries import TicketView
 from fixflow.tickets.service import update_ticket
 
-OFFICE = {"timezone": "Europe/Moscow", "week": {d: [["09:00", "18:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}}
+OFFICE = {
+    "timezone": "Europe/Moscow",
+    "week": {d: [["09:00", "18:00"]] for d in ("mon", "tue", "wed", "thu", "fri")},
+}
 MSK = dt.timezone(dt.timedelta(hours=3))
 
 
@@ -29,10 +32,18 @@ def _msk(*args: int) -> dt.datetime:
     return dt.datetime(*args, tzinfo=MSK).astimezone(UTC)
 
 
-KEY = TicketKey(ticket_type_id=1, criticality_id=2, work_type_id=3, company_id=4, object_and_ancestor_ids=frozenset({5, 50}))
+KEY = TicketKey(
+    ticket_type_id=1,
+    criticality_id=2,
+    work_type_id=3,
+    company_id=4,
+    object_and_ancestor_ids=frozenset({5, 50}),
+)
 
 
-def _rule(rule_id: int, minutes: int, schedule: WorkSchedule | None = None, **lists: frozenset[int]) -> RuleSpec:
+def _rule(
+    rule_id: int, minutes: int, schedule: WorkSchedule | None = None, **lists: frozenset[int]
+) -> RuleSpec:
     return RuleSpec(id=rule_id, minutes=minutes, schedule=schedule or WorkSchedule.always("UTC"), **lists)
 
 
@@ -40,7 +51,10 @@ def test_any_list_matches_and_each_given_list_must_contain_the_value() -> None:
     now = _msk(2026, 12, 3, 12)
     assert choose_rule([_rule(1, 60)], KEY, now) is not None
     assert choose_rule([_rule(1, 60, criticality_ids=frozenset({9}))], KEY, now) is None
-    assert choose_rule([_rule(1, 60, company_ids=frozenset({4}), work_type_ids=frozenset({3}))], KEY, now) is not None
+    assert (
+        choose_rule([_rule(1, 60, company_ids=frozenset({4}), work_type_ids=frozenset({3}))], KEY, now)
+        is not None
+    )
     # an object rule covers the object's descendants (the key carries the ancestors)
     assert choose_rule([_rule(1, 60, object_ids=frozenset({50}))], KEY, now) is not None
     assert choose_rule([_rule(1, 60, object_ids=frozenset({51}))], KEY, now) is None
@@ -59,7 +73,9 @@ def test_prefer_the_schedule_covering_now_then_the_shortest_time() -> None:
 def _office_rule(session: Session, world: World, minutes: int, **lists: list[int]) -> None:
     owner = world.owner.actor
     schedule = service.create_schedule(session, owner, name="Office", definition=OFFICE)
-    service.create_rule(session, owner, {"name": "r", "schedule_id": schedule.id, "minutes": minutes, **lists})
+    service.create_rule(
+        session, owner, {"name": "r", "schedule_id": schedule.id, "minutes": minutes, **lists}
+    )
 
 
 @pytest.mark.parametrize(
@@ -76,8 +92,13 @@ def test_spec_examples_through_the_tenant_rules(
     ticket_type = session.get(TicketType, sworld.type_id)
     assert ticket_type is not None
     deadline = compute_deadline(
-        session, created_at=created, ticket_type=ticket_type, work_type=None, criticality_id=None,
-        company_id=sworld.company_a, object_id=sworld.objects_a[1],
+        session,
+        created_at=created,
+        ticket_type=ticket_type,
+        work_type=None,
+        criticality_id=None,
+        company_id=sworld.company_a,
+        object_id=sworld.objects_a[1],
     )
     assert deadline == expected
 
@@ -98,43 +119,71 @@ def test_new_ticket_gets_the_rule_deadline_else_the_closing_time(session: Sessio
 def test_changing_criticality_recomputes_an_automatic_deadline_but_keeps_a_manual_one(
     session: Session, sworld: World
 ) -> None:
-    crits = session.scalars(select(Criticality).where(Criticality.tenant_id == sworld.tenant_id).order_by(Criticality.id)).all()
+    crits = session.scalars(
+        select(Criticality).where(Criticality.tenant_id == sworld.tenant_id).order_by(Criticality.id)
+    ).all()
     owner = sworld.owner.actor
-    schedule = service.create_schedule(session, owner, name="24x7", definition={"timezone": "UTC", "week": {
-        d: [["00:00", "24:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}})
-    service.create_rule(session, owner, {"name": "urgent", "schedule_id": schedule.id, "minutes": 120,
-                                         "criticality_ids": [crits[-1].id]})
+    schedule = service.create_schedule(
+        session,
+        owner,
+        name="24x7",
+        definition={
+            "timezone": "UTC",
+            "week": {d: [["00:00", "24:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+        },
+    )
+    service.create_rule(
+        session,
+        owner,
+        {"name": "urgent", "schedule_id": schedule.id, "minutes": 120, "criticality_ids": [crits[-1].id]},
+    )
     ticket = make_ticket(session, sworld)
     dispatcher = sworld.dispatcher.actor
-    update_ticket(session, dispatcher, ticket, version=ticket.version, changes={"criticality_id": crits[-1].id})
+    update_ticket(
+        session, dispatcher, ticket, version=ticket.version, changes={"criticality_id": crits[-1].id}
+    )
     assert ticket.deadline == ticket.created_at + dt.timedelta(hours=2)
     manual = utcnow() + dt.timedelta(days=10)
     update_ticket(session, dispatcher, ticket, version=ticket.version, changes={"deadline": manual})
-    update_ticket(session, dispatcher, ticket, version=ticket.version, changes={"criticality_id": crits[0].id})
+    update_ticket(
+        session, dispatcher, ticket, version=ticket.version, changes={"criticality_id": crits[0].id}
+    )
     assert ticket.deadline == manual and ticket.deadline_manual
 
 
 def test_overdue_flag_and_filter(session: Session, sworld: World) -> None:
     late = make_ticket(session, sworld, description="late one")
     on_time = make_ticket(session, sworld, description="on time")
-    update_ticket(session, sworld.dispatcher.actor, late, version=late.version,
-                  changes={"deadline": utcnow() - dt.timedelta(hours=1)})
+    update_ticket(
+        session,
+        sworld.dispatcher.actor,
+        late,
+        version=late.version,
+        changes={"deadline": utcnow() - dt.timedelta(hours=1)},
+    )
     session.flush()
     actor = sworld.dispatcher.actor
     overdue = list_tickets(session, actor, TicketView.ALL, TicketFilters(overdue=True))
     assert [c.id for c in overdue.items] == [late.id]
     assert overdue.items[0].is_overdue
     not_overdue = list_tickets(session, actor, TicketView.ALL, TicketFilters(overdue=False))
-    assert on_time.id in [c.id for c in not_overdue.items] and late.id not in [c.id for c in not_overdue.items]
+    assert on_time.id in [c.id for c in not_overdue.items] and late.id not in [
+        c.id for c in not_overdue.items
+    ]
 
 
 def test_only_sla_admins_configure_and_bad_input_is_refused(session: Session, sworld: World) -> None:
     with pytest.raises(Forbidden):
         service.create_schedule(session, sworld.dispatcher.actor, name="x", definition=OFFICE)
     with pytest.raises(ValidationFailed):
-        service.create_schedule(session, sworld.owner.actor, name="x", definition={"timezone": "Mars/Base", "week": {}})
+        service.create_schedule(
+            session, sworld.owner.actor, name="x", definition={"timezone": "Mars/Base", "week": {}}
+        )
     schedule = service.create_schedule(session, sworld.owner.actor, name="ok", definition=OFFICE)
     with pytest.raises(ValidationFailed) as info:
-        service.create_rule(session, sworld.owner.actor, {"name": "r", "schedule_id": schedule.id, "minutes": 60,
-                                                          "company_ids": [999999]})
+        service.create_rule(
+            session,
+            sworld.owner.actor,
+            {"name": "r", "schedule_id": schedule.id, "minutes": 60, "company_ids": [999999]},
+        )
     assert info.value.errors[0].field == "company_ids"
