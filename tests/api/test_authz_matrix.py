@@ -934,19 +934,6 @@ def company_fields_call(case: Case) -> Call:
     return Call(f"{API}/companies/{company_id}/fields", target_id=company_id)
 
 
-# resend_invitation (accounts/invitations.py) checks member.manage before it looks the member up, so a
-# member the caller may not see answers 403 instead of 404. No id can be probed (an absent id gets the
-# same 403), but it breaks "not visible → 404"; the fix is to look the member up with the visibility of
-# GET /members/{id} first, then refuse.
-REINVITE_BUG = "resend_invitation refuses (403) before looking up the member: should be 404 when not visible"
-REINVITE_BUGS = {
-    ("executor", "other_tenant"): REINVITE_BUG,
-    ("customer_admin", "other_company"): REINVITE_BUG,
-    ("customer_admin", "other_tenant"): REINVITE_BUG,
-    ("customer", "other_company"): REINVITE_BUG,
-    ("customer", "other_tenant"): REINVITE_BUG,
-}
-
 # fmt: off
 ROWS: tuple[Row, ...] = (
     Row("login", "POST", "/auth/login", everyone(200), lambda r, t: t != "other_tenant", 401,
@@ -964,7 +951,7 @@ ROWS: tuple[Row, ...] = (
     Row("add-member", "POST", "/members", only(MANAGERS, 201), refused_first(MANAGERS), 422,
         call=new_member_call, invalid_fields=("company_ids",)),
     Row("reinvite", "POST", "/members/{member_id}/invitation", only(MANAGERS, 202), staff_visible,
-        call=invitation_call, check=check_invited, bugs=REINVITE_BUGS),
+        call=invitation_call, check=check_invited),
     Row("ticket-types", "GET", "/ticket-types", everyone(200),
         call=lambda c: Call(f"{API}/ticket-types"), check=catalog_check(TicketType)),
     Row("work-types", "GET", "/work-types", everyone(200), staff_visible,

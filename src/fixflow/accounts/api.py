@@ -9,10 +9,8 @@ from sqlalchemy.orm import Session
 from fixflow.accounts import schemas
 from fixflow.accounts.logins import format_phone
 from fixflow.accounts.models import Account, Member, MemberRole, Role
-from fixflow.accounts.permissions import Permission
-from fixflow.accounts.service import authenticate, get_member_in_tenant, issue_session, revoke_session
+from fixflow.accounts.service import authenticate, get_member_for_actor, issue_session, revoke_session
 from fixflow.config import Settings
-from fixflow.core.errors import NotFound
 from fixflow.core.http import CurrentActor, CurrentAuth, DbSession, get_settings_dep, reject_unknown_query
 from fixflow.core.schemas import RefOut
 from fixflow.ratings.service import executor_rating
@@ -91,18 +89,12 @@ def me(session: DbSession, actor: CurrentActor) -> schemas.MeOut:
 
 @router.get("/members/{member_id}", response_model=schemas.MemberPublicOut, tags=["members"])
 def get_member(member_id: int, session: DbSession, actor: CurrentActor) -> schemas.MemberPublicOut:
-    member = get_member_in_tenant(session, actor.tenant_id, member_id)
-    roles = session.execute(
-        select(Role.code, Role.is_staff)
+    member, _ = get_member_for_actor(session, actor, member_id)
+    roles = session.scalars(
+        select(Role.code)
         .join(MemberRole, MemberRole.role_id == Role.id)
         .where(MemberRole.member_id == member.id)
     ).all()
-    is_staff_member = any(r.is_staff for r in roles)
-    # Customers see staff (their executors) and themselves; other customers need member.view.
-    if not (actor.can(Permission.MEMBER_VIEW) or is_staff_member or member.id == actor.member_id):
-        raise NotFound("Member not found")
-    if member.deleted_at is not None and not actor.is_staff:
-        raise NotFound("Member not found")
     account = session.get(Account, member.account_id)
     rating = executor_rating(session, member.id) if member.is_mobile else None
     return schemas.MemberPublicOut(
@@ -111,7 +103,7 @@ def get_member(member_id: int, session: DbSession, actor: CurrentActor) -> schem
         position=member.position,
         phone=format_phone(account.phone) if account and account.phone else None,
         is_mobile=member.is_mobile,
-        roles=sorted(r.code for r in roles),
+        roles=sorted(roles),
         rating=schemas.ExecutorRatingOut(average=rating.average, rated_tickets=rating.rated_tickets)
         if rating
         else None,

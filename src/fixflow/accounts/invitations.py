@@ -27,7 +27,7 @@ from fixflow.accounts.service import (
     check_password_strength,
     create_account,
     find_account,
-    get_member_in_tenant,
+    get_member_for_actor,
     set_password,
 )
 from fixflow.accounts.throttle import check_throttle, record_hit
@@ -285,8 +285,8 @@ def _deliver(
 
 def resend_invitation(session: Session, settings: Settings, actor: Actor, member_id: int) -> Member:
     """New links by every channel of the account; the older links stop working."""
+    member, _ = get_member_for_actor(session, actor, member_id)  # not visible → 404 before any 403
     require_member_manager(actor)
-    member = get_member_in_tenant(session, actor.tenant_id, member_id)
     account = session.get(Account, member.account_id)
     assert account is not None
     if member.deleted_at is not None:
@@ -402,7 +402,7 @@ def list_members(
             terms.append(Account.phone.like(f"%{digits}%"))
         stmt = stmt.where(or_(*terms))
     if cursor:
-        last, first, member_id = decode_cursor(cursor, arity=3)
+        last, first, member_id = decode_cursor(cursor, arity=3, kinds=(str, str, int))
         if not (isinstance(last, str) and isinstance(first, str) and isinstance(member_id, int)):
             raise ValidationFailed("The cursor is not valid")
         stmt = stmt.where(key > tuple_(literal(last), literal(first), literal(member_id)))

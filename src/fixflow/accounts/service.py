@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from fixflow.accounts.actor import Actor, load_actor
 from fixflow.accounts.logins import Login, normalize_email, normalize_phone, parse_login
 from fixflow.accounts.models import Account, AuthSession, Member, MemberCompany, MemberRole, Role
+from fixflow.accounts.permissions import Permission
 from fixflow.accounts.throttle import check_throttle, clear_hits, record_hit
 from fixflow.config import Settings
 from fixflow.core.db import utcnow
@@ -239,6 +240,27 @@ def ban_account(session: Session, account: Account) -> None:
     account.banned = True
     revoke_all_sessions(session, account.id)
     session.flush()
+
+
+def get_member_for_actor(session: Session, actor: Actor, member_id: int) -> tuple[Member, bool]:
+    """The member and whether they are staff, if the actor may see them (else 404).
+
+    Customers see staff (their executors) and themselves; other people need ``member.view``.
+    """
+    member = get_member_in_tenant(session, actor.tenant_id, member_id)
+    is_staff_member = bool(
+        session.scalar(
+            select(Role.id)
+            .join(MemberRole, MemberRole.role_id == Role.id)
+            .where(MemberRole.member_id == member.id, Role.is_staff.is_(True))
+            .limit(1)
+        )
+    )
+    if not (actor.can(Permission.MEMBER_VIEW) or is_staff_member or member.id == actor.member_id):
+        raise NotFound("Member not found")
+    if member.deleted_at is not None and not actor.is_staff:
+        raise NotFound("Member not found")
+    return member, is_staff_member
 
 
 def get_member_in_tenant(session: Session, tenant_id: int, member_id: int) -> Member:

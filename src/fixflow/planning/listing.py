@@ -42,7 +42,7 @@ def list_plans(
             )
         )
     if cursor:
-        (last_id,) = decode_cursor(cursor, arity=1)
+        (last_id,) = decode_cursor(cursor, arity=1, kinds=(int,))
         if not isinstance(last_id, int):
             raise ValidationFailed("The cursor is not valid")
         stmt = stmt.where(Plan.id < last_id)
