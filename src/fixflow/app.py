@@ -63,7 +63,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     )
     app.state.settings = settings
     app.state.db = database
-    install_problem_handlers(app)
+    from fixflow.webapp.web import error_page
+
+    install_problem_handlers(app, html_error_page=error_page)
     app.include_router(api_router())
     for module in import_role("views"):
         app.include_router(module.router)

@@ -90,3 +90,13 @@ def test_colours_from_the_database_cannot_inject_css(
     html = client.get(f"/app/tickets/{ticket.id}").text
     assert "red;}" not in html
     assert "c-none" in find(html, data_testid="ticket-status")["class"]
+
+
+def test_unknown_app_page_is_an_html_404_and_the_api_keeps_problem_json(client: TestClient) -> None:
+    page = client.get("/app/no-such-screen")
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Страница не найдена" in page.text
+    api = client.get("/api/v1/no-such-resource")
+    assert api.status_code == 404
+    assert api.headers["content-type"] == "application/problem+json"

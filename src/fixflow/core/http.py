@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 import orjson
@@ -17,7 +17,14 @@ from fixflow.accounts.actor import Actor
 from fixflow.accounts.service import Authenticated, TenantChoiceRequired, resolve_session
 from fixflow.config import Settings
 from fixflow.core.db import Database
-from fixflow.core.errors import DomainError, FieldProblem, Throttled, Unauthenticated, ValidationFailed
+from fixflow.core.errors import (
+    DomainError,
+    FieldProblem,
+    NotFound,
+    Throttled,
+    Unauthenticated,
+    ValidationFailed,
+)
 
 PROBLEM_BASE = "https://fixflow.dev/problems/"
 
@@ -139,7 +146,12 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
-def install_problem_handlers(app: FastAPI) -> None:
+HtmlErrorPage = Callable[[Request, DomainError], _Response]
+
+
+def install_problem_handlers(app: FastAPI, *, html_error_page: HtmlErrorPage | None = None) -> None:
+    """Problem JSON for the API; pages outside /api/ get ``html_error_page`` when one is given."""
+
     @app.exception_handler(DomainError)
     def _domain(request: Request, exc: DomainError) -> JSONResponse:
         return domain_error_response(exc)
@@ -150,7 +162,10 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem(422, "Invalid input", "The request is not valid", "validation-error", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    def _http(request: Request, exc: StarletteHTTPException) -> _Response:
+        is_page = not request.url.path.startswith("/api/")
+        if html_error_page is not None and is_page and exc.status_code == 404:
+            return html_error_page(request, NotFound("Page not found"))
         titles = {404: "Not found", 405: "Method not allowed", 401: "Authentication required"}
         slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
         return problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail), slug)
