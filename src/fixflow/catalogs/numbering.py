@@ -38,16 +38,23 @@ def render_number(mask: str, counter: int, *, at: dt.datetime, company_code: str
     return _TOKEN.sub(substitute, mask)
 
 
-def next_counter(session: Session, tenant_id: int, ticket_type_id: int) -> int:
-    """Atomically take the next counter value (a row lock on PostgreSQL, the write lock on SQLite)."""
+def take_counters(session: Session, tenant_id: int, ticket_type_id: int, n: int = 1) -> int:
+    """Atomically advance the (tenant, type) counter by ``n`` and return the last value taken.
+
+    A row lock on PostgreSQL, the write lock on SQLite; a batch takes its whole range in one statement.
+    """
     value = session.scalar(
         update(TicketCounter)
         .where(TicketCounter.tenant_id == tenant_id, TicketCounter.ticket_type_id == ticket_type_id)
-        .values(value=TicketCounter.value + 1)
+        .values(value=TicketCounter.value + n)
         .returning(TicketCounter.value)
     )
     if value is None:
-        session.add(TicketCounter(tenant_id=tenant_id, ticket_type_id=ticket_type_id, value=1))
+        session.add(TicketCounter(tenant_id=tenant_id, ticket_type_id=ticket_type_id, value=n))
         session.flush()
-        return 1
+        return n
     return int(value)
+
+
+def next_counter(session: Session, tenant_id: int, ticket_type_id: int) -> int:
+    return take_counters(session, tenant_id, ticket_type_id, 1)

@@ -15,15 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, load_only
 
 from fixflow.accounts.actor import Actor, load_actor
 from fixflow.accounts.models import Member
 from fixflow.accounts.permissions import Permission
 from fixflow.accounts.queries import eligible_executor
-from fixflow.catalogs.models import Criticality, TicketCounter, TicketType, WorkType
-from fixflow.catalogs.numbering import render_number
+from fixflow.catalogs.models import Criticality, TicketType, WorkType
+from fixflow.catalogs.numbering import render_number, take_counters
 from fixflow.objects.models import ServiceObject
 from fixflow.objects.queries import allows_work_type, effective_address, effective_timezone, load_ancestors
 from fixflow.planning.models import Plan, SkipReason
@@ -143,7 +143,7 @@ class BatchContext:
             wanted[(link.tenant_id, type_.id)] += 1
         next_value: dict[tuple[int, int], int] = {}
         for key in sorted(wanted):
-            last = _take_counters(session, key[0], key[1], wanted[key])
+            last = take_counters(session, key[0], key[1], wanted[key])
             next_value[key] = last - wanted[key] + 1
         numbers: list[str] = []
         for link in links:
@@ -198,21 +198,6 @@ class BatchContext:
         }
 
 
-def _take_counters(session: Session, tenant_id: int, type_id: int, n: int) -> int:
-    """Advance the (tenant, type) counter by ``n``; returns its new value (the last number taken)."""
-    value = session.scalar(
-        update(TicketCounter)
-        .where(TicketCounter.tenant_id == tenant_id, TicketCounter.ticket_type_id == type_id)
-        .values(value=TicketCounter.value + n)
-        .returning(TicketCounter.value)
-    )
-    if value is None:
-        session.add(TicketCounter(tenant_id=tenant_id, ticket_type_id=type_id, value=n))
-        session.flush()
-        return n
-    return int(value)
-
-
 def _plan_setups(session: Session, plans: list[Plan], tenant_ids: set[int]) -> dict[int, PlanSetup]:
     types = _by_id(session, TicketType, {p.ticket_type_id for p in plans})
     work_types = _by_id(session, WorkType, {p.work_type_id for p in plans})
@@ -240,9 +225,7 @@ def _plan_setups(session: Session, plans: list[Plan], tenant_ids: set[int]) -> d
     valid_executors = (
         set(
             session.execute(
-                select(Member.id, Member.tenant_id).where(
-                    Member.id.in_(executor_ids), eligible_executor()
-                )
+                select(Member.id, Member.tenant_id).where(Member.id.in_(executor_ids), eligible_executor())
             ).all()
         )
         if executor_ids
