@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     default_timezone: str = "Europe/Moscow"
 
     redis_url: str = ""
+    live_channel: str = "fixflow:live"  # the Redis pub/sub channel of live updates (one per deployment)
     run_worker_in_process: bool = True
     worker_poll_seconds: float = 1.0
 

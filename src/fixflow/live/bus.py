@@ -28,7 +28,6 @@ import orjson
 log = logging.getLogger("fixflow.live")
 
 DEFAULT_CHANNEL = "fixflow:live"
-CHANNEL_ENV = "FIXFLOW_LIVE_CHANNEL"
 RESYNC_KIND = "resync"
 
 
@@ -273,12 +272,8 @@ _current: Bus | None = None
 _current_lock = threading.Lock()
 
 
-def channel_name() -> str:
-    return os.environ.get(CHANNEL_ENV) or DEFAULT_CHANNEL
-
-
-def bus_for(redis_url: str) -> Bus:
-    return RedisBus(redis_url, channel_name()) if redis_url else LOCAL_BUS
+def bus_for(redis_url: str, channel: str = DEFAULT_CHANNEL) -> Bus:
+    return RedisBus(redis_url, channel) if redis_url else LOCAL_BUS
 
 
 def set_bus(bus: Bus | None) -> None:
@@ -298,7 +293,8 @@ def get_bus() -> Bus:
         if _current is None:
             from fixflow.config import get_settings
 
-            _current = bus_for(get_settings().redis_url)
+            settings = get_settings()
+            _current = bus_for(settings.redis_url, settings.live_channel)
         return _current
 
 

@@ -58,7 +58,7 @@ async def start_hub(app: FastAPI) -> Hub:
         return hub
     settings: Settings = app.state.settings
     db: Database = app.state.db
-    bus = bus_for(settings.redis_url)
+    bus = bus_for(settings.redis_url, settings.live_channel)
     set_bus(bus)  # the commit hook and the outbox consumer of this process publish through it
     hub = Hub(db, bus)
     app.state.live_hub = hub
