@@ -57,6 +57,12 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--only", default="", help="comma-separated scenario names or prefixes")
     p.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto")
     p.add_argument("--no-explain", action="store_true", help="skip the profile and the plans")
+    p.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="scheduling priority for the runner, the server and wrk (e.g. -10 as root on a shared machine)",
+    )
     p.add_argument("--no-plans", action="store_true", help="skip the plans")
     p.add_argument(
         "--top-for", default="", help="print the costliest functions of these scenarios (comma list)"
@@ -290,6 +296,8 @@ def pg_backends(url: str) -> Callable[[], set[int]]:
 def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the server is stopped on the way out
     args = parse_args()
+    if args.nice:
+        os.nice(args.nice)  # inherited by the server, its workers and wrk; not by PostgreSQL
     backend, default_tickets = DATASETS[args.dataset]
     tickets = args.tickets or default_tickets
     url = database_url(backend)

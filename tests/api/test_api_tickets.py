@@ -688,3 +688,26 @@ def test_delete_hides_ticket_except_from_owner(client: TestClient, world: World,
     assert body["deleted"] is True and body["transitions"] == []
     for who in ("admin", "dispatcher", "customer_a"):
         problem(client.get(f"{API}/tickets/{ticket.id}", headers=login(client, world.people[who])), 404)
+
+
+def test_a_customer_sees_the_reason_they_gave_in_their_history(
+    client: TestClient, world: World, database: Database
+) -> None:
+    with database.session(write=True) as s:
+        ticket = ticket_in_stage(s, world, "Работы выполнены", by="customer_a")
+    customer = login(client, world.customer_a)
+    offered = {
+        t["label"]: t["id"]
+        for t in client.get(f"{API}/tickets/{ticket.id}/transitions", headers=customer).json()
+    }
+    body = {
+        "transition_id": offered["Не принимать работы"],
+        "comment": "Всё ещё течёт",
+        "version": ticket.version,
+    }
+    assert (
+        client.post(f"{API}/tickets/{ticket.id}/transitions", json=body, headers=customer).status_code == 200
+    )
+    rows = client.get(f"{API}/tickets/{ticket.id}/history", headers=customer).json()
+    assert "stage_changed" not in {r["kind"] for r in rows}
+    assert [r["comment"] for r in rows if r["kind"] == "status_changed"][-1] == "Всё ещё течёт"

@@ -7,11 +7,11 @@ Import the fixtures explicitly (``from support import app_server, browser, scree
 
 * The server is started once per test run (a process-wide singleton behind module-scoped fixtures)
   on a fresh database: SQLite in a temporary directory, or a new PostgreSQL database when
-  ``FIXFLOW_TEST_DB=postgres`` (dropped at the end). It is migrated and gets ``fixflow demo``.
+  ``FIXFLOW_TEST_DB=postgres`` (dropped at the end), migrated, with the demo data of ``fixflow demo``.
 * Tests change the demo data (favourites, transitions, new tickets), so none relies on another's
   leftovers: expected lists are read from the database at the moment of the check, and tests that
   need a ticket in some stage drive a new one there through the REST API.
-* Screenshots go to ``test-artifacts/screenshots/`` (git-ignored; CI keeps it as an artifact).
+* Screenshots go to ``test-artifacts/screenshots/`` (git-ignored; worth keeping as a CI artifact).
 """
 
 from __future__ import annotations
@@ -415,7 +415,6 @@ class Screen:
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.allowed: list[re.Pattern[str]] = []
-        self.shots = 0
         self.page.on("console", self._on_console)
         self.page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
 
@@ -439,13 +438,9 @@ class Screen:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"{shot_name(self.name + ('--' + label if label else ''))}.png"
         self.page.screenshot(path=str(path), full_page=False)
-        self.shots += 1
         return path
 
     # --- common steps ------------------------------------------------------------------------------
-    def goto(self, path: str) -> Any:
-        return self.page.goto(path)
-
     def login(self, login: str, password: str = PASSWORD) -> None:
         page = self.page
         page.goto("/app/login")

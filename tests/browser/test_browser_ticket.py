@@ -276,8 +276,8 @@ def test_create_a_ticket(screen: ScreenFactory, app_server: AppServer, locale: s
     }
     page.set_input_files("[data-testid=files]", files=[too_big])
     page.click("[data-testid=create-submit]")
-    problem = page.locator("[data-testid=field-error-files], [data-testid=form-error]")
-    expect(problem).to_contain_text(tr(locale, "айл", "File"))
+    # the size problem stands next to «Фото и файлы», in megabytes like the field's hint
+    expect(page.locator("[data-testid=field-error-files]")).to_contain_text(tr(locale, "1 МБ", "1 MB"))
     expect(page.locator("#description")).to_have_value(description)
     expect(page.locator("[data-testid=picked-object]")).to_have_attribute("data-object-id", str(showcase_id))
     if locale == "ru":

@@ -16,11 +16,11 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from fixflow.accounts.service import resolve_session
 from fixflow.attachments.models import Attachment
 from fixflow.attachments.service import (
-    PayloadTooLarge,
     attach_to_ticket,
     create_attachment,
     get_attachment_for_actor,
     list_ticket_attachments,
+    too_large,
     upload_root,
 )
 from fixflow.attachments.storage import IMAGE_TYPES, Storage
@@ -77,10 +77,10 @@ async def upload_part(request: Request) -> AsyncIterator[UploadFile]:
     await run_in_threadpool(_authenticate, request)
     settings: Settings = request.app.state.settings
     budget = settings.upload_max_bytes + MULTIPART_OVERHEAD
-    too_large = PayloadTooLarge("Files may be at most {limit} bytes", limit=settings.upload_max_bytes)
+    refusal = too_large(settings.upload_max_bytes)
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > budget:
-        raise too_large
+        raise refusal
     if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
         raise ValidationFailed("Send the file as multipart/form-data in the part «file»")
 
@@ -89,7 +89,7 @@ async def upload_part(request: Request) -> AsyncIterator[UploadFile]:
         async for chunk in request.stream():
             received += len(chunk)
             if received > budget:
-                raise too_large
+                raise refusal
             yield chunk
 
     try:

@@ -34,6 +34,15 @@ class PayloadTooLarge(DomainError):
     title = "The upload is too large"
 
 
+def too_large(max_bytes: int, *, field: str = "file") -> PayloadTooLarge:
+    """The size error, in megabytes as the form's hint says, next to the upload field."""
+    megabytes = f"{max_bytes / 1024 / 1024:.1f}".removesuffix(".0")
+    message = "Each file may be at most {limit} MB"
+    return PayloadTooLarge(
+        message, limit=megabytes, errors=[FieldProblem(field, message, {"limit": megabytes})]
+    )
+
+
 def upload_root(data_dir: Path) -> Path:
     """Uploads live beside the database, never under the package's static directory."""
     return data_dir / "uploads"
@@ -47,12 +56,13 @@ def create_attachment(
     filename: str | None,
     stream: BinaryIO,
     max_bytes: int,
+    field: str = "file",
 ) -> Attachment:
     """Store the bytes and an unbound row owned by the actor; the type is sniffed from the content."""
     try:
         stored = storage.save(stream, max_bytes=max_bytes)
     except TooLarge:
-        raise PayloadTooLarge("Files may be at most {limit} bytes", limit=max_bytes) from None
+        raise too_large(max_bytes, field=field) from None
     attachment = Attachment(
         tenant_id=actor.tenant_id,
         uploaded_by=actor.member_id,

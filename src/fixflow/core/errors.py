@@ -5,6 +5,7 @@ The API renders these as RFC 9457 problem JSON; HTML views render the form again
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -12,7 +13,12 @@ from typing import Any, ClassVar
 @dataclass(frozen=True)
 class FieldProblem:
     field: str
-    message: str
+    message: str  # an English msgid, with {placeholders} filled from ``params`` after translation
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self.message.format(**self.params) if self.params else self.message
 
 
 class DomainError(Exception):

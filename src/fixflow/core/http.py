@@ -129,7 +129,7 @@ def problem(status: int, title: str, detail: str, type_slug: str, **extra: Any) 
 def domain_error_response(exc: DomainError) -> JSONResponse:
     extra: dict[str, Any] = {}
     if exc.errors:
-        extra["errors"] = [{"field": e.field, "message": e.message} for e in exc.errors]
+        extra["errors"] = [{"field": e.field, "message": e.text} for e in exc.errors]
     if isinstance(exc, TenantChoiceRequired):
         extra["tenants"] = [{"id": i, "name": n} for i, n in exc.tenants]
     extra.update({k: v for k, v in exc.params.items() if k in {"current_version", "requirement", "field"}})

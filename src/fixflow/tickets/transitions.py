@@ -182,6 +182,8 @@ def _apply(
             field="status",
             old=old_status,
             new=ticket.status_id,
+            # Customers see status changes, not stage moves: the reason given travels with the status.
+            comment=comment or None,
         )
     if plan.entry_action in (EntryAction.UNASSIGN, EntryAction.ASSIGN_ACTOR, EntryAction.ASSIGN_MEMBER):
         apply_executor_change(session, actor_id, ticket, set(plan.executor_ids_after))

@@ -33,6 +33,7 @@ def store_uploads(
             filename=upload.filename,
             stream=upload.file,
             max_bytes=settings.upload_max_bytes,
+            field="files",
         )
         for upload in files
     ]

@@ -23,7 +23,7 @@ from starlette.datastructures import FormData
 
 from fixflow.accounts.actor import Actor
 from fixflow.accounts.service import Authenticated, resolve_session
-from fixflow.attachments.service import PayloadTooLarge
+from fixflow.attachments.service import too_large
 from fixflow.config import Settings
 from fixflow.core.errors import (
     DomainError,
@@ -119,7 +119,7 @@ class Web:
         fields: dict[str, str] = {}
         general: list[str] = []
         for problem in exc.errors:
-            text = self.gettext(problem.message)
+            text = self.gettext(problem.message, **problem.params)
             if problem.field in visible:
                 fields.setdefault(problem.field, text)
             else:
@@ -246,7 +246,7 @@ async def read_form(request: Request) -> FormData:
     settings: Settings = request.app.state.settings
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > MAX_FORM_FILES * settings.upload_max_bytes + FORM_OVERHEAD:
-        raise PayloadTooLarge("Files may be at most {limit} bytes", limit=settings.upload_max_bytes)
+        raise too_large(settings.upload_max_bytes, field="files")
     return await request.form(max_files=MAX_FORM_FILES, max_fields=500)
 
 

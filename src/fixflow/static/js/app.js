@@ -17,7 +17,10 @@ const parser = new DOMParser();
 async function fetchDocument(url) {
   const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } });
   if (!response.ok || response.redirected) throw new Error(`HTTP ${response.status}`);
-  return parser.parseFromString(await response.text(), "text/html");
+  // Without its <style> blocks: their nonce belongs to that response, not to this page, and
+  // Chromium reports a CSP violation for parsing them even though they are never applied.
+  const html = (await response.text()).replace(/<style\b[^>]*>[\s\S]*?<\/style>/gi, "");
+  return parser.parseFromString(html, "text/html");
 }
 
 function openDialog(event, trigger) {
@@ -35,6 +38,9 @@ async function loadMore(event, link) {
   if (!items) return;
   event.preventDefault();
   link.setAttribute("aria-busy", "true");
+  // The list now holds more than one page: a live refresh (one page) would drop what was appended,
+  // so live.js offers a «refresh» notice instead of swapping it.
+  list.setAttribute("data-live-hold", "");
   try {
     const page = await fetchDocument(link.href);
     const fresh = page.querySelector("#ticket-list");
