@@ -17,20 +17,15 @@ from fixflow.jobs.outbox import emit_event
 from fixflow.ratings.models import Rating
 from fixflow.tickets.history import HistoryKind, record
 from fixflow.tickets.models import Ticket, TicketExecutor
-from fixflow.workflow.models import Stage
+from fixflow.workflow.service import lifecycle_of_type
 
 RATEABLE_ACTIONS = frozenset({"complete", "close"})
 
 
 def rating_open(session: Session, ticket: Ticket) -> bool:
     """In a stage with a complete/close action that is not a cancellation."""
-    stage = session.get(Stage, ticket.stage_id)
-    return bool(
-        stage
-        and stage.entry_action in RATEABLE_ACTIONS
-        and not stage.is_cancellation
-        and not ticket.deleted_at
-    )
+    stage = lifecycle_of_type(session, ticket.type_id).stage(ticket.stage_id)
+    return stage.entry_action in RATEABLE_ACTIONS and not stage.is_cancellation and not ticket.deleted_at
 
 
 def may_rate(session: Session, actor: Actor, ticket: Ticket) -> bool:

@@ -38,7 +38,7 @@ from fixflow.tickets.transitions import (
     transition_ticket,
 )
 from fixflow.tickets.works import WorkDraft, add_work, list_works
-from fixflow.workflow.models import Status
+from fixflow.workflow.service import statuses_of
 
 router = APIRouter(prefix="/tickets", tags=["tickets"], dependencies=[Depends(reject_unknown_query)])
 
@@ -46,12 +46,7 @@ router = APIRouter(prefix="/tickets", tags=["tickets"], dependencies=[Depends(re
 def _transitions_out(
     session: Session, actor: Actor, offered: list[OfferedTransition]
 ) -> list[schemas.TransitionOut]:
-    status_ids = {t.to_status_id for t in offered if t.to_status_id is not None}
-    statuses = (
-        {s.id: s for s in session.scalars(select(Status).where(Status.id.in_(status_ids)))}
-        if status_ids
-        else {}
-    )
+    statuses = statuses_of(session, actor.tenant_id)
     return [
         schemas.TransitionOut(
             id=t.id,

@@ -18,10 +18,11 @@ from fixflow.objects.queries import load_ancestors, path_names
 from fixflow.ratings.service import get_my_rating, may_rate
 from fixflow.tickets.history import HistoryKind
 from fixflow.tickets.listing import Ref
-from fixflow.tickets.models import Ticket, TicketExecutor, TicketHistory
+from fixflow.tickets.models import Ticket, TicketHistory
 from fixflow.tickets.service import is_favorite
-from fixflow.tickets.transitions import OfferedTransition, available_transitions_for
-from fixflow.workflow.models import Lifecycle, Stage, Status
+from fixflow.tickets.transitions import OfferedTransition, available_transitions_for, ticket_facts
+from fixflow.workflow.models import Stage
+from fixflow.workflow.service import lifecycle_of_type, statuses_of
 
 
 @dataclass(frozen=True)
@@ -79,15 +80,11 @@ def status_timeline(session: Session, ticket: Ticket) -> list[TimelineEntry]:
         )
         .order_by(TicketHistory.id)
     ).all()
-    type_ = session.get(TicketType, ticket.type_id)
-    lifecycle = session.get(Lifecycle, type_.lifecycle_id) if type_ else None
-    status_ids = {int(r.new) for r in rows if r.kind == HistoryKind.STATUS_CHANGED and r.new is not None}
-    if lifecycle:
-        status_ids.add(lifecycle.start_status_id)
-    statuses = {s.id: s for s in session.scalars(select(Status).where(Status.id.in_(status_ids)))}
+    start_status_id = lifecycle_of_type(session, ticket.type_id).start_status_id
+    statuses = statuses_of(session, ticket.tenant_id)
     entries: list[TimelineEntry] = []
     for at, kind, new in rows:
-        status_id = lifecycle.start_status_id if kind == HistoryKind.CREATED and lifecycle else new
+        status_id = start_status_id if kind == HistoryKind.CREATED else new
         status = statuses.get(int(status_id)) if status_id is not None else None
         if status is not None:
             entries.append(TimelineEntry(at=at, status=Ref(status.id, status.name, status.color)))
@@ -95,16 +92,15 @@ def status_timeline(session: Session, ticket: Ticket) -> list[TimelineEntry]:
 
 
 def ticket_detail(session: Session, actor: Actor, ticket: Ticket) -> TicketDetail:
-    status = session.get(Status, ticket.status_id)
+    status = statuses_of(session, ticket.tenant_id).get(ticket.status_id)
     stage = session.get(Stage, ticket.stage_id) if actor.is_staff else None
     ticket_type = session.get(TicketType, ticket.type_id)
     work_type = session.get(WorkType, ticket.work_type_id) if ticket.work_type_id else None
     criticality = session.get(Criticality, ticket.criticality_id) if ticket.criticality_id else None
     obj = session.get(ServiceObject, ticket.object_id)
     assert status is not None and ticket_type is not None and obj is not None
-    executor_ids = set(
-        session.scalars(select(TicketExecutor.member_id).where(TicketExecutor.ticket_id == ticket.id))
-    )
+    facts = ticket_facts(session, ticket)
+    executor_ids = set(facts.executor_ids)
     people = _people(session, executor_ids | {ticket.initiator_id} | ({ticket.approver_member_id} - {None}))  # type: ignore[operator]
     approver_role = session.get(Role, ticket.approver_role_id) if ticket.approver_role_id else None
     rating = get_my_rating(session, actor, ticket)
@@ -122,7 +118,7 @@ def ticket_detail(session: Session, actor: Actor, ticket: Ticket) -> TicketDetai
         approver_member=people.get(ticket.approver_member_id) if ticket.approver_member_id else None,
         approver_role=Ref(approver_role.id, approver_role.name) if approver_role else None,
         is_favorite=is_favorite(session, actor, ticket.id),
-        transitions=available_transitions_for(session, actor, ticket),
+        transitions=available_transitions_for(session, actor, ticket, facts=facts),
         can_rate=may_rate(session, actor, ticket),
         my_rating=(
             {"scores": rating.scores, "score": rating.score, "comment": rating.comment} if rating else None

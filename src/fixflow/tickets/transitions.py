@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fixflow.accounts.actor import Actor
-from fixflow.catalogs.models import TicketType
 from fixflow.core.db import utcnow
 from fixflow.core.errors import FieldProblem, Forbidden, RequirementNotMet, ValidationFailed
 from fixflow.jobs.outbox import emit_event, schedule_job
@@ -27,7 +26,7 @@ from fixflow.workflow.engine import (
     TicketFacts,
     TransitionPlan,
 )
-from fixflow.workflow.service import load_lifecycle
+from fixflow.workflow.service import lifecycle_of_type
 
 REQUIREMENT_MESSAGES = {
     Requirement.EXECUTOR_SET: "Assign an executor first",
@@ -39,9 +38,7 @@ REQUIREMENT_MESSAGES = {
 
 
 def lifecycle_of(session: Session, ticket: Ticket) -> LifecycleSpec:
-    ticket_type = session.get(TicketType, ticket.type_id)
-    assert ticket_type is not None
-    return load_lifecycle(session, ticket_type.lifecycle_id)
+    return lifecycle_of_type(session, ticket.type_id)
 
 
 def ticket_facts(session: Session, ticket: Ticket) -> TicketFacts:
@@ -68,11 +65,13 @@ class OfferedTransition:
     branch: str
 
 
-def available_transitions_for(session: Session, actor: Actor, ticket: Ticket) -> list[OfferedTransition]:
+def available_transitions_for(
+    session: Session, actor: Actor, ticket: Ticket, *, facts: TicketFacts | None = None
+) -> list[OfferedTransition]:
     if ticket.deleted_at is not None:
         return []
     lifecycle = lifecycle_of(session, ticket)
-    facts = ticket_facts(session, ticket)
+    facts = facts or ticket_facts(session, ticket)
     return [
         OfferedTransition(
             id=t.id,

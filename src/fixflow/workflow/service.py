@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fixflow.catalogs.models import TicketType
 from fixflow.core.errors import NotFound
 from fixflow.workflow.engine import (
     Branch,
@@ -14,7 +15,7 @@ from fixflow.workflow.engine import (
     StageSpec,
     TransitionSpec,
 )
-from fixflow.workflow.models import Lifecycle, Stage, Transition
+from fixflow.workflow.models import Lifecycle, Stage, Status, Transition
 
 
 def _stage_spec(stage: Stage) -> StageSpec:
@@ -45,6 +46,34 @@ def _transition_spec(transition: Transition) -> TransitionSpec:
 
 
 def load_lifecycle(session: Session, lifecycle_id: int) -> LifecycleSpec:
+    """The lifecycle as engine data, loaded once per unit of work (cached on the session)."""
+    cache: dict[int, LifecycleSpec] = session.info.setdefault("fixflow.lifecycles", {})
+    if lifecycle_id not in cache:
+        cache[lifecycle_id] = _load_lifecycle(session, lifecycle_id)
+    return cache[lifecycle_id]
+
+
+def lifecycle_of_type(session: Session, ticket_type_id: int) -> LifecycleSpec:
+    cache: dict[int, int] = session.info.setdefault("fixflow.type_lifecycles", {})
+    if ticket_type_id not in cache:
+        lifecycle_id = session.scalar(select(TicketType.lifecycle_id).where(TicketType.id == ticket_type_id))
+        if lifecycle_id is None:
+            raise NotFound("Ticket type not found")
+        cache[ticket_type_id] = lifecycle_id
+    return load_lifecycle(session, cache[ticket_type_id])
+
+
+def statuses_of(session: Session, tenant_id: int) -> dict[int, Status]:
+    """The tenant's customer-facing statuses (a handful of rows), loaded once per unit of work."""
+    cache: dict[int, dict[int, Status]] = session.info.setdefault("fixflow.statuses", {})
+    if tenant_id not in cache:
+        cache[tenant_id] = {
+            s.id: s for s in session.scalars(select(Status).where(Status.tenant_id == tenant_id))
+        }
+    return cache[tenant_id]
+
+
+def _load_lifecycle(session: Session, lifecycle_id: int) -> LifecycleSpec:
     lifecycle = session.get(Lifecycle, lifecycle_id)
     if lifecycle is None:
         raise NotFound("Lifecycle not found")
