@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import Field
@@ -11,7 +11,7 @@ from pydantic import Field
 from fixflow.accounts.invitations import MemberRow, create_member, list_members, member_row, resend_invitation
 from fixflow.config import Settings
 from fixflow.core.http import CurrentActor, DbSession, JSONResponse, get_settings_dep, reject_unknown_query
-from fixflow.core.idempotency import find_replay, remember, request_fingerprint
+from fixflow.core.idempotency import create_once
 from fixflow.core.schemas import Input, Output
 
 router = APIRouter(prefix="/members", tags=["members"], dependencies=[Depends(reject_unknown_query)])
@@ -87,31 +87,29 @@ def create_member_endpoint(
     settings: Settings = Depends(get_settings_dep),
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> Response:
-    fingerprint = request_fingerprint("POST", "/members", body.model_dump(mode="json"))
-    if idempotency_key is not None:
-        replay = find_replay(session, actor, idempotency_key, fingerprint)
-        if replay is not None:
-            return JSONResponse(replay.response, status_code=replay.status_code)
-    member = create_member(
-        session,
-        settings,
-        actor,
-        email=body.email,
-        phone=body.phone,
-        last_name=body.last_name,
-        first_name=body.first_name,
-        patronymic=body.patronymic,
-        position=body.position,
-        role_codes=body.role_codes,
-        company_ids=body.company_ids,
-        invite=body.invite,
-        is_mobile=body.is_mobile,
-        locale=body.locale,
+    def create() -> dict[str, Any]:
+        member = create_member(
+            session,
+            settings,
+            actor,
+            email=body.email,
+            phone=body.phone,
+            last_name=body.last_name,
+            first_name=body.first_name,
+            patronymic=body.patronymic,
+            position=body.position,
+            role_codes=body.role_codes,
+            company_ids=body.company_ids,
+            invite=body.invite,
+            is_mobile=body.is_mobile,
+            locale=body.locale,
+        )
+        return _payload(member_row(session, member))
+
+    status, payload = create_once(
+        session, actor, idempotency_key, path="/members", body=body.model_dump(mode="json"), create=create
     )
-    payload = _payload(member_row(session, member))
-    if idempotency_key is not None:
-        remember(session, actor, idempotency_key, fingerprint, 201, payload)
-    return JSONResponse(payload, status_code=201)
+    return JSONResponse(payload, status_code=status)
 
 
 @router.post("/{member_id}/invitation", response_model=MemberAdminOut, status_code=202)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -48,3 +49,24 @@ def remember(
         )
     )
     session.flush()
+
+
+def create_once(
+    session: Session,
+    actor: Actor,
+    key: str | None,
+    *,
+    path: str,
+    body: dict[str, Any],
+    create: Callable[[], dict[str, Any]],
+) -> tuple[int, dict[str, Any]]:
+    """Run ``create`` (returning the response payload) unless this key already did; (status, payload)."""
+    fingerprint = request_fingerprint("POST", path, body)
+    if key is not None:
+        replay = find_replay(session, actor, key, fingerprint)
+        if replay is not None:
+            return replay.status_code, replay.response
+    payload = create()
+    if key is not None:
+        remember(session, actor, key, fingerprint, 201, payload)
+    return 201, payload

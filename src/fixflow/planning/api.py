@@ -15,7 +15,7 @@ from fixflow.catalogs.models import Criticality, TicketType, WorkType
 from fixflow.core.db import utcnow
 from fixflow.core.errors import FieldProblem, ValidationFailed
 from fixflow.core.http import CurrentActor, DbSession, JSONResponse, reject_unknown_query
-from fixflow.core.idempotency import find_replay, remember, request_fingerprint
+from fixflow.core.idempotency import create_once
 from fixflow.core.schemas import RefOut
 from fixflow.objects.models import ServiceObject
 from fixflow.objects.queries import load_ancestors, path_names
@@ -120,29 +120,28 @@ def create_plan_endpoint(
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> Response:
     require_manager(actor)
-    fingerprint = request_fingerprint("POST", "/plans", body.model_dump(mode="json"))
-    if idempotency_key is not None:
-        replay = find_replay(session, actor, idempotency_key, fingerprint)
-        if replay is not None:
-            return JSONResponse(replay.response, status_code=replay.status_code)
-    draft = PlanDraft(
-        name=body.name,
-        ticket_type_id=body.ticket_type_id,
-        work_type_id=body.work_type_id,
-        object_ids=body.object_ids,
-        description=body.description,
-        recurrence=_recurrence(body.recurrence),
-        first_local=body.first_local,
-        criticality_id=body.criticality_id,
-        executor_ids=body.executor_ids,
-        lead_minutes=body.lead_minutes,
-        deadline_offset_minutes=body.deadline_offset_minutes,
-        state=body.state,
+
+    def create() -> dict[str, Any]:
+        draft = PlanDraft(
+            name=body.name,
+            ticket_type_id=body.ticket_type_id,
+            work_type_id=body.work_type_id,
+            object_ids=body.object_ids,
+            description=body.description,
+            recurrence=_recurrence(body.recurrence),
+            first_local=body.first_local,
+            criticality_id=body.criticality_id,
+            executor_ids=body.executor_ids,
+            lead_minutes=body.lead_minutes,
+            deadline_offset_minutes=body.deadline_offset_minutes,
+            state=body.state,
+        )
+        return plan_out(session, create_plan(session, actor, draft))
+
+    status, payload = create_once(
+        session, actor, idempotency_key, path="/plans", body=body.model_dump(mode="json"), create=create
     )
-    payload = plan_out(session, create_plan(session, actor, draft))
-    if idempotency_key is not None:
-        remember(session, actor, idempotency_key, fingerprint, 201, payload)
-    return JSONResponse(payload, status_code=201)
+    return JSONResponse(payload, status_code=status)
 
 
 @router.get("/plans", response_model=schemas.PlanPage)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from fixflow.accounts.actor import Actor
 from fixflow.core.errors import ValidationFailed
 from fixflow.core.http import CurrentActor, DbSession, JSONResponse, reject_unknown_query
-from fixflow.core.idempotency import find_replay, remember, request_fingerprint
+from fixflow.core.idempotency import create_once
 from fixflow.core.schemas import RefOut
 from fixflow.ratings.service import active_criteria, get_my_rating, may_rate, rate_ticket
 from fixflow.tenants.models import Tenant
@@ -161,26 +161,24 @@ def create_ticket_endpoint(
     actor: CurrentActor,
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> Response:
-    fingerprint = request_fingerprint("POST", "/tickets", body.model_dump(mode="json"))
-    if idempotency_key is not None:
-        replay = find_replay(session, actor, idempotency_key, fingerprint)
-        if replay is not None:
-            return JSONResponse(replay.response, status_code=replay.status_code)
-    draft = TicketDraft(
-        type_id=body.type_id,
-        object_id=body.object_id,
-        description=body.description,
-        work_type_id=body.work_type_id,
-        criticality_id=body.criticality_id,
-        initiator_id=body.initiator_id,
-        source="api",
-        fields=body.fields,
+    def create() -> dict[str, Any]:
+        draft = TicketDraft(
+            type_id=body.type_id,
+            object_id=body.object_id,
+            description=body.description,
+            work_type_id=body.work_type_id,
+            criticality_id=body.criticality_id,
+            initiator_id=body.initiator_id,
+            source="api",
+            fields=body.fields,
+        )
+        ticket = create_ticket(session, actor, draft)
+        return ticket_payload(session, actor, ticket_detail(session, actor, ticket))
+
+    status, payload = create_once(
+        session, actor, idempotency_key, path="/tickets", body=body.model_dump(mode="json"), create=create
     )
-    ticket = create_ticket(session, actor, draft)
-    payload = ticket_payload(session, actor, ticket_detail(session, actor, ticket))
-    if idempotency_key is not None:
-        remember(session, actor, idempotency_key, fingerprint, 201, payload)
-    return JSONResponse(payload, status_code=201)
+    return JSONResponse(payload, status_code=status)
 
 
 @router.get("/{ticket_id}", response_model=schemas.TicketOut)
