@@ -35,6 +35,8 @@ class LoadResult:
     p99_ms: float
     errors: int
     tool: str
+    p90_ms: float = 0.0
+    max_ms: float = 0.0
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -112,10 +114,10 @@ end
 function done(summary, latency, requests)
   local e = summary.errors
   io.write("WRK-JSON ", string.format(
-    '{"requests": %%d, "duration_us": %%d, "p50_us": %%d, "p99_us": %%d, "connect": %%d, "read": %%d, ' ..
-    '"write": %%d, "status": %%d, "timeout": %%d}\\n',
-    summary.requests, summary.duration, latency:percentile(50.0), latency:percentile(99.0),
-    e.connect, e.read, e.write, e.status, e.timeout))
+    '{"requests": %%d, "duration_us": %%d, "p50_us": %%d, "p90_us": %%d, "p99_us": %%d, "max_us": %%d, ' ..
+    '"connect": %%d, "read": %%d, "write": %%d, "status": %%d, "timeout": %%d}\\n',
+    summary.requests, summary.duration, latency:percentile(50.0), latency:percentile(90.0),
+    latency:percentile(99.0), latency.max, e.connect, e.read, e.write, e.status, e.timeout))
 end
 """
 
@@ -160,6 +162,8 @@ def run_wrk(wrk: str, base_url: str, lists: list[list[Req]], duration: float, th
         p99_ms=data["p99_us"] / 1000,
         errors=errors,
         tool="wrk",
+        p90_ms=data["p90_us"] / 1000,
+        max_ms=data["max_us"] / 1000,
     )
 
 
@@ -202,4 +206,13 @@ async def _run_python(base_url: str, lists: list[list[Req]], duration: float) ->
     def pct(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else 0.0
 
-    return LoadResult(len(latencies), elapsed, pct(0.50), pct(0.99), errors, "python-httpx")
+    return LoadResult(
+        len(latencies),
+        elapsed,
+        pct(0.50),
+        pct(0.99),
+        errors,
+        "python-httpx",
+        p90_ms=pct(0.90),
+        max_ms=pct(1.0),
+    )

@@ -62,6 +62,7 @@ class Snapshot:
     busy: int
     ours: int
     server: int  # the server's processes and the database backends only
+    workers: dict[int, int]  # CPU per server worker process (the server's direct children)
 
 
 class CpuMeter:
@@ -76,7 +77,19 @@ class CpuMeter:
         ours = _cpu_jiffies(self.root, with_reaped_children=True) + server
         for pid in _descendants(self.root) - {self.root} - server_side:
             ours += _cpu_jiffies(pid, with_reaped_children=False)
-        return Snapshot(time.monotonic(), _busy_jiffies(), ours, server)
+        workers = {
+            pid: _cpu_jiffies(pid, with_reaped_children=False)
+            for pid in _descendants(self.server_pid)
+            if pid != self.server_pid
+        }
+        return Snapshot(time.monotonic(), _busy_jiffies(), ours, server, workers)
+
+    @staticmethod
+    def worker_split(start: Snapshot, end: Snapshot) -> str:
+        """How the server's CPU fell on its worker processes, e.g. "71/29" (uneven = one core idles)."""
+        used = sorted((end.workers[pid] - start.workers.get(pid, 0) for pid in end.workers), reverse=True)
+        total = sum(used)
+        return "/".join(f"{100 * u / total:.0f}" for u in used if u) if total else "-"
 
     @staticmethod
     def server_cpu_ms(start: Snapshot, end: Snapshot) -> float:

@@ -219,11 +219,12 @@ def run_load(
     print(
         "\nbg cpu: cores used by other processes meanwhile; cpu ms: server + database CPU per request; "
         "ceil/s: 2 cores / cpu ms,\nthe most this machine could serve with nothing else running "
-        "(load generator excluded)."
+        "(load generator excluded);\nsplit: the server's CPU per worker process in % (uneven: keep-alive "
+        "connections stuck on one worker)."
     )
     print(
         f"\n{'operation':<26}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'requests':>10}"
-        f"{'bg cpu':>8}{'cpu ms':>8}{'ceil/s':>8}  verdict"
+        f"{'bg cpu':>8}{'cpu ms':>8}{'ceil/s':>8}{'split':>8}  verdict"
     )
     for scenario in scenarios:
         lists = [lst for lst in scenario.build(ctx) if lst]
@@ -246,6 +247,7 @@ def run_load(
         end = meter.snapshot()
         background = meter.foreign_cores(start, end)
         cpu_per_request = meter.server_cpu_ms(start, end) / max(result.requests, 1)
+        split = meter.worker_split(start, end)
         pool = sum(len(lst) for lst in lists)
         if scenario.write and scenario.name == "transition" and result.requests > pool:
             result.notes.append(f"pool of {pool} transitions exhausted: later requests fail by design")
@@ -256,11 +258,14 @@ def run_load(
             "target": scenario.target,
             "rps": round(result.rps, 1),
             "p50_ms": round(result.p50_ms, 2),
+            "p90_ms": round(result.p90_ms, 2),
             "p99_ms": round(result.p99_ms, 2),
+            "max_ms": round(result.max_ms, 2),
             "errors": result.errors,
             "requests": result.requests,
             "background_cores": round(background, 2),
             "server_cpu_ms_per_request": round(cpu_per_request, 2),
+            "worker_cpu_split_percent": split,
             # What 2 cores could serve if nothing but the server and its database used them.
             "cpu_bound_rps": round(2000 / cpu_per_request) if cpu_per_request else None,
             "tool": result.tool,
@@ -271,7 +276,7 @@ def run_load(
         print(
             f"{scenario.name:<26}{row['rps']:>9.0f}{row['p50_ms']:>9.1f}{row['p99_ms']:>9.1f}"
             f"{row['errors']:>8}{row['requests']:>10}{background:>8.2f}{cpu_per_request:>8.2f}"
-            f"{row['cpu_bound_rps'] or 0:>8}  {row['verdict']} " + " ".join(result.notes),
+            f"{row['cpu_bound_rps'] or 0:>8}{split:>8}  {row['verdict']} " + " ".join(result.notes),
             flush=True,
         )
     return rows, firsts

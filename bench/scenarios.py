@@ -70,6 +70,7 @@ class BenchContext:
     customers: list[Person]
     admins: list[Person]
     dispatcher: Person
+    creators: list[Person]  # customers who file tickets in the create scenario
     rng: random.Random = field(default_factory=lambda: random.Random(7))
 
     def each(self, people: list[Person], path: str) -> list[list[Req]]:
@@ -103,6 +104,8 @@ def make_context(session: Session, base_url: str, clients: int) -> BenchContext:
         raise SystemExit("no bench tenant: run `fixflow bench seed` first")
     logins = [customer_login(n) for n in range(1, clients + 1)]
     logins += [customer_admin_login(n) for n in range(1, clients + 1)]
+    # Other customers file the new tickets, so the tabs measured (and profiled) stay as seeded.
+    logins += [customer_login(n) for n in range(clients + 1, 2 * clients + 1)]
     logins.append(dispatcher_login())
     found = _members_by_login(session, logins)
     people = {login: Person(login, *found[login]) for login in logins if login in found}
@@ -113,7 +116,8 @@ def make_context(session: Session, base_url: str, clients: int) -> BenchContext:
             person.token = resp.json()["token"]
     customers = [people[x] for x in logins[:clients] if x in people]
     admins = [people[x] for x in logins[clients : 2 * clients] if x in people]
-    return BenchContext(session, clients, tenant_id, customers, admins, people[dispatcher_login()])
+    creators = [people[x] for x in logins[2 * clients : 3 * clients] if x in people] or customers
+    return BenchContext(session, clients, tenant_id, customers, admins, people[dispatcher_login()], creators)
 
 
 # ------------------------------------------------------------------------------------------- builders
@@ -182,7 +186,7 @@ def _create(ctx: BenchContext) -> list[list[Req]]:
     type_id = ctx.session.scalar(select(TicketType.id).where(TicketType.tenant_id == ctx.tenant_id))
     lists = []
     for c in range(ctx.clients):
-        person = ctx.customers[c % len(ctx.customers)]
+        person = ctx.creators[c % len(ctx.creators)]
         objects = ctx.session.scalars(
             select(ServiceObject.id).where(ServiceObject.company_id == person.company_id).limit(20)
         ).all()

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 
 from sqlalchemy import update
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from fixflow.catalogs.models import TicketCounter
@@ -41,14 +42,23 @@ def render_number(mask: str, counter: int, *, at: dt.datetime, company_code: str
 def take_counters(session: Session, tenant_id: int, ticket_type_id: int, n: int = 1) -> int:
     """Atomically advance the (tenant, type) counter by ``n`` and return the last value taken.
 
-    A row lock on PostgreSQL, the write lock on SQLite; a batch takes its whole range in one statement.
+    A batch takes its whole range in one statement. On PostgreSQL the counter advances in its own short
+    transaction: numbers need not be gap-free, and holding the row lock until the request commits would
+    queue every ticket creation of a tenant behind the slowest one. (SQLite serialises writers anyway.)
     """
-    value = session.scalar(
+    advance = (
         update(TicketCounter)
         .where(TicketCounter.tenant_id == tenant_id, TicketCounter.ticket_type_id == ticket_type_id)
         .values(value=TicketCounter.value + n)
         .returning(TicketCounter.value)
     )
+    bind = session.get_bind()
+    if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
+        with bind.begin() as connection:
+            value = connection.scalar(advance)
+        if value is not None:
+            return int(value)
+    value = session.scalar(advance)
     if value is None:
         session.add(TicketCounter(tenant_id=tenant_id, ticket_type_id=ticket_type_id, value=n))
         session.flush()

@@ -23,6 +23,13 @@ class Ticket(Base):
         Index("ix_tickets_approver_member", "approver_member_id"),
         Index("ix_tickets_object", "tenant_id", "object_id", "id"),
         Index("ix_tickets_stage_entered", "stage_id", "stage_entered_at"),
+        # Number search is a prefix LIKE; under a non-C collation only a pattern-ops index serves it.
+        Index(
+            "ix_tickets_tenant_number_pattern",
+            "tenant_id",
+            "number",
+            postgresql_ops={"number": "text_pattern_ops"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = id_column(primary_key=True)
