@@ -322,3 +322,47 @@ def test_additional_fields_are_rendered_validated_and_shown(
     profile = client.get(created.headers["location"]).text
     shown = find(profile, data_testid="fields").text
     assert "Серийный номер SN-42" in shown and "Шум" in shown and "Срочно Да" in shown
+
+
+def test_a_file_field_is_uploaded_from_the_form_and_kept_when_the_form_comes_back(
+    client: TestClient, world: World, database: Database
+) -> None:
+    with database.session(write=True) as s:
+        owner = world.owner.actor
+        role_id = s.scalars(
+            select(Role.id).where(Role.tenant_id == world.tenant_id, Role.code == "customer")
+        ).one()
+        start = s.scalars(
+            select(Stage.id).where(Stage.tenant_id == world.tenant_id, Stage.is_start.is_(True))
+        ).one()
+        row = create_definition(
+            s, owner, DefinitionDraft(FieldEntity.TICKET, "plate", "Фото шильдика", "file")
+        )
+        set_access_cells(s, owner, row, [AccessCell(role_id, start, Level.WRITE)])
+    web_login(client, world.customer_a)
+    page = form_page(client, world)
+    assert find(page, tag="input", name="f.plate")["type"] == "file"
+    base = {
+        "object_id": str(world.objects_a[1]),
+        "type_id": str(world.type_id),
+        "csrf_token": csrf(page),
+        "_create": "1",
+    }
+    plate = {"f.plate": ("plate.png", io.BytesIO(PNG), "image/png")}
+    # no description: the form comes back, the stored file rides along in a hidden input
+    back = client.post("/app/tickets/new", data=base | {"description": ""}, files=plate)
+    assert back.status_code == 422
+    kept = find(back.text, tag="input", name="f.plate", type="hidden")["value"]
+    assert find(back.text, data_testid="field-file-kept-plate")
+    created = client.post(
+        "/app/tickets/new",
+        data=base | {"description": "Шильдик стёрся", "f.plate": kept, "csrf_token": csrf(back.text)},
+        follow_redirects=False,
+    )
+    assert created.status_code == 303, created.text
+    with database.session() as s:
+        ticket = s.scalars(select(Ticket).where(Ticket.tenant_id == world.tenant_id)).one()
+        attachment = s.get(Attachment, int(kept))
+    assert ticket.fields == {"plate": int(kept)}
+    assert attachment is not None and attachment.ticket_id == ticket.id
+    assert client.get(f"/app/files/{kept}").content == PNG

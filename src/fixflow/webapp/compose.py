@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 from fixflow.accounts.actor import Actor
 from fixflow.attachments.models import Attachment
@@ -66,3 +67,30 @@ def create_ticket_with_files(
     if attachment_ids:
         attach_to_ticket(session, actor, list(attachment_ids), ticket)
     return ticket
+
+
+def store_field_files(
+    session: Session, actor: Actor, settings: Settings, form: FormData, widgets: Iterable[Mapping[str, Any]]
+) -> dict[str, str]:
+    """Uploads posted for ``file`` additional fields, stored as the actor's uploads: code → attachment id.
+
+    The fields feature checks the id and binds the file to the ticket when the ticket is written.
+    """
+    stored: dict[str, str] = {}
+    for widget in widgets:
+        code = str(widget["code"])
+        if widget.get("type") != "file" or widget.get("readonly"):
+            continue
+        uploads = [f for f in form.getlist(f"f.{code}") if isinstance(f, UploadFile) and f.filename]
+        if uploads:
+            attachment = create_attachment(
+                session,
+                actor,
+                storage(settings),
+                filename=uploads[-1].filename,
+                stream=uploads[-1].file,
+                max_bytes=settings.upload_max_bytes,
+                field=f"fields.{code}",
+            )
+            stored[code] = str(attachment.id)
+    return stored

@@ -77,16 +77,21 @@ def field_values(form: FormData, widgets: Iterable[Mapping[str, Any]]) -> dict[s
     """``f.<code>`` inputs of the additional fields shown on the form (read-only ones are not sent).
 
     Multichoice fields post several values; a checkbox posts nothing when unchecked, so booleans are
-    read from presence; file fields are left to the attachments feature.
+    read from presence; a file field sends the id of a file stored earlier (a new upload replaces it,
+    see ``webapp.compose.store_field_files``).
     """
     values: dict[str, Any] = {}
     for widget in widgets:
         code = str(widget["code"])
-        if widget.get("readonly") or widget.get("type") == "file":
+        if widget.get("readonly"):
             continue
         name = FIELD_PREFIX + code
         kind = widget.get("type")
-        if kind == "multichoice":
+        if kind == "file":
+            kept = texts(form, name)
+            if kept:
+                values[code] = kept[-1]
+        elif kind == "multichoice":
             values[code] = texts(form, name)
         elif kind == "boolean":
             values[code] = "true" if checkbox(form, name) else "false"

@@ -17,7 +17,7 @@ from fixflow.objects.qr import resolve_qr
 from fixflow.tickets.extensions import EXTENSIONS
 from fixflow.tickets.service import TicketDraft
 from fixflow.webapp import forms
-from fixflow.webapp.compose import create_ticket_with_files, own_uploads, store_uploads
+from fixflow.webapp.compose import create_ticket_with_files, own_uploads, store_field_files, store_uploads
 from fixflow.webapp.forms import NO_ERRORS, FormErrors
 from fixflow.webapp.lookups import object_level, picked_object, search_objects
 from fixflow.webapp.web import CheckedForm, UserWeb, Web, WebRoute, attempt
@@ -166,13 +166,20 @@ def create_submit(web: UserWeb, form: CheckedForm) -> Response:
     widgets = (
         EXTENSIONS.fields.form_widgets(session, actor, draft.type_id, None) if draft.type_id in types else []
     )
+    try:
+        field_files = store_field_files(session, actor, web.settings, form, widgets)
+    except DomainError as exc:
+        shown = [*BASE_FIELDS, *(f"fields.{w['code']}" for w in widgets)]
+        return _form_page(web, draft, web.form_errors(exc, shown), status_code=exc.status)
+    # A form that comes back keeps the stored files (their ids ride in hidden inputs).
+    draft.typed_fields = {**(draft.typed_fields or {}), **{c: [i] for c, i in field_files.items()}}
     ticket_draft = TicketDraft(
         type_id=draft.type_id or 0,
         object_id=draft.object_id,
         description=draft.description,
         work_type_id=draft.work_type_id,
         source="qr" if draft.qr else "app",
-        fields=forms.field_values(form, widgets),
+        fields={**forms.field_values(form, widgets), **field_files},
     )
     try:
         ticket = attempt(
