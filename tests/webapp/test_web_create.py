@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -366,3 +367,41 @@ def test_a_file_field_is_uploaded_from_the_form_and_kept_when_the_form_comes_bac
     assert ticket.fields == {"plate": int(kept)}
     assert attachment is not None and attachment.ticket_id == ticket.id
     assert client.get(f"/app/files/{kept}").content == PNG
+
+
+def test_a_reference_field_offers_only_what_the_customer_may_reference(
+    client: TestClient, world: World, database: Database
+) -> None:
+    with database.session(write=True) as s:
+        owner = world.owner.actor
+        role_id = s.scalars(
+            select(Role.id).where(Role.tenant_id == world.tenant_id, Role.code == "customer")
+        ).one()
+        start = s.scalars(
+            select(Stage.id).where(Stage.tenant_id == world.tenant_id, Stage.is_start.is_(True))
+        ).one()
+        draft = DefinitionDraft(FieldEntity.TICKET, "site", "Площадка", "ref", ref_kind="object")
+        row = create_definition(s, owner, draft)
+        set_access_cells(s, owner, row, [AccessCell(role_id, start, Level.WRITE)])
+    web_login(client, world.customer_a)
+    page = form_page(client, world)
+    select_html = re.search(r'<select[^>]*name="f\.site".*?</select>', page, re.S)
+    assert select_html is not None
+    offered = [o["value"] for o in find_all(select_html.group(0), tag="option")]
+    assert offered == ["", *(str(i) for i in world.objects_a)]  # company B's objects are not offered
+    base = {
+        "object_id": str(world.objects_a[1]),
+        "type_id": str(world.type_id),
+        "description": "Проверить площадку",
+        "csrf_token": csrf(page),
+        "_create": "1",
+    }
+    foreign = client.post("/app/tickets/new", data=base | {"f.site": str(world.objects_b[0])})
+    assert foreign.status_code == 422  # typed by hand: refused like any invisible id
+    created = client.post(
+        "/app/tickets/new", data=base | {"f.site": str(world.site_a)}, follow_redirects=False
+    )
+    assert created.status_code == 303, created.text
+    with database.session() as s:
+        ticket = s.scalars(select(Ticket).where(Ticket.tenant_id == world.tenant_id)).one()
+    assert ticket.fields == {"site": world.site_a}

@@ -22,7 +22,14 @@ from fixflow.catalogs.models import TicketType
 from fixflow.core.errors import FieldProblem, ValidationFailed
 from fixflow.fields.access import Definition, FieldConfig, Level, load_config
 from fixflow.fields.models import FieldEntity
-from fixflow.fields.queries import Lookups, api_value, filter_term, render_values, tenant_timezone
+from fixflow.fields.queries import (
+    Lookups,
+    api_value,
+    filter_term,
+    ref_choices,
+    render_values,
+    tenant_timezone,
+)
 from fixflow.fields.service import Owner, new_files, problem, write_values
 from fixflow.fields.types import (
     FieldSpec,
@@ -142,7 +149,11 @@ class TicketFields:
             value = values.get(definition.code)
             if level is Level.HIDDEN or (ticket is None and level is Level.READ and value is None):
                 continue
-            widgets.append(_widget(definition, level, value))
+            widget = _widget(definition, level, value)
+            if definition.spec.type is FieldType.REF and level is not Level.READ and definition.spec.ref_kind:
+                # A select of what the actor may reference; None (too many) leaves an id input.
+                widget["choices"] = ref_choices(session, actor, definition.spec.ref_kind) or []
+            widgets.append(widget)
         return widgets
 
     def display_items(self, session: Session, actor: Actor, ticket: Ticket) -> list[dict[str, Any]]:

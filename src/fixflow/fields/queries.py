@@ -109,26 +109,50 @@ def ref_names(
     return names
 
 
-def ref_exists(session: Session, actor: Actor, kind: str, ref_id: int) -> bool:
-    """Whether the actor may point a field at this object, company or member (what they can see)."""
+def _ref_condition(actor: Actor, kind: str) -> tuple[Any, ColumnElement[bool]] | None:
+    """The id column and the predicate of what the actor may point a ``ref`` field at."""
     if kind == "object":
-        stmt = select(ServiceObject.id).where(ServiceObject.id == ref_id, visible_objects_predicate(actor))
-    elif kind == "company":
-        stmt = select(Company.id).where(Company.id == ref_id, Company.tenant_id == actor.tenant_id)
+        return ServiceObject.id, visible_objects_predicate(actor)
+    if kind == "company":
+        condition: ColumnElement[bool] = Company.tenant_id == actor.tenant_id
         if not actor.is_staff:
-            stmt = stmt.where(Company.id.in_(actor.company_ids))
-    elif kind == "member":
-        stmt = select(Member.id).where(
-            Member.id == ref_id, Member.tenant_id == actor.tenant_id, Member.deleted_at.is_(None)
-        )
+            condition = and_(condition, Company.id.in_(actor.company_ids))
+        return Company.id, condition
+    if kind == "member":
+        condition = and_(Member.tenant_id == actor.tenant_id, Member.deleted_at.is_(None))
         if not actor.is_staff:
             colleagues = select(MemberCompany.member_id).where(
                 MemberCompany.company_id.in_(actor.company_ids)
             )
-            stmt = stmt.where(or_(Member.id == actor.member_id, Member.id.in_(colleagues)))
-    else:
+            condition = and_(condition, or_(Member.id == actor.member_id, Member.id.in_(colleagues)))
+        return Member.id, condition
+    return None
+
+
+def ref_exists(session: Session, actor: Actor, kind: str, ref_id: int) -> bool:
+    """Whether the actor may point a field at this object, company or member (what they can see)."""
+    found = _ref_condition(actor, kind)
+    if found is None:
         return False
-    return session.scalar(stmt) is not None
+    column, condition = found
+    return session.scalar(select(column).where(column == ref_id, condition)) is not None
+
+
+REF_CHOICES_CAP = 200
+
+
+def ref_choices(session: Session, actor: Actor, kind: str) -> list[tuple[str, str]] | None:
+    """What a form may offer in a select, or None when there are too many to list (type the id)."""
+    found = _ref_condition(actor, kind)
+    if found is None:
+        return None
+    column, condition = found
+    model = column.class_
+    rows = list(session.scalars(select(model).where(condition).order_by(column).limit(REF_CHOICES_CAP + 1)))
+    if len(rows) > REF_CHOICES_CAP:
+        return None
+    names = {"object": "name", "company": "name"}
+    return [(str(row.id), getattr(row, names[kind]) if kind in names else row.display_name) for row in rows]
 
 
 def referenced(specs: Iterable[FieldSpec], documents: Iterable[Mapping[str, Any]]) -> set[tuple[str, int]]:
