@@ -260,6 +260,20 @@ def test_an_unknown_or_foreign_qr_code_says_so(client: TestClient, world: World,
         assert find(page.text, data_testid="qr-input")["value"] == typed
 
 
+def customer_field(database: Database, world: World, draft: DefinitionDraft) -> None:
+    """One ticket field the customer role may write at the start stage."""
+    with database.session(write=True) as s:
+        owner = world.owner.actor
+        role_id = s.scalars(
+            select(Role.id).where(Role.tenant_id == world.tenant_id, Role.code == "customer")
+        ).one()
+        start = s.scalars(
+            select(Stage.id).where(Stage.tenant_id == world.tenant_id, Stage.is_start.is_(True))
+        ).one()
+        row = create_definition(s, owner, draft)
+        set_access_cells(s, owner, row, [AccessCell(role_id, start, Level.WRITE)])
+
+
 def add_fields(database: Database, world: World) -> None:
     """Three ticket fields the customer role fills at the start stage (serial number required)."""
     with database.session(write=True) as s:
@@ -328,18 +342,7 @@ def test_additional_fields_are_rendered_validated_and_shown(
 def test_a_file_field_is_uploaded_from_the_form_and_kept_when_the_form_comes_back(
     client: TestClient, world: World, database: Database
 ) -> None:
-    with database.session(write=True) as s:
-        owner = world.owner.actor
-        role_id = s.scalars(
-            select(Role.id).where(Role.tenant_id == world.tenant_id, Role.code == "customer")
-        ).one()
-        start = s.scalars(
-            select(Stage.id).where(Stage.tenant_id == world.tenant_id, Stage.is_start.is_(True))
-        ).one()
-        row = create_definition(
-            s, owner, DefinitionDraft(FieldEntity.TICKET, "plate", "Фото шильдика", "file")
-        )
-        set_access_cells(s, owner, row, [AccessCell(role_id, start, Level.WRITE)])
+    customer_field(database, world, DefinitionDraft(FieldEntity.TICKET, "plate", "Фото шильдика", "file"))
     web_login(client, world.customer_a)
     page = form_page(client, world)
     assert find(page, tag="input", name="f.plate")["type"] == "file"
@@ -372,17 +375,8 @@ def test_a_file_field_is_uploaded_from_the_form_and_kept_when_the_form_comes_bac
 def test_a_reference_field_offers_only_what_the_customer_may_reference(
     client: TestClient, world: World, database: Database
 ) -> None:
-    with database.session(write=True) as s:
-        owner = world.owner.actor
-        role_id = s.scalars(
-            select(Role.id).where(Role.tenant_id == world.tenant_id, Role.code == "customer")
-        ).one()
-        start = s.scalars(
-            select(Stage.id).where(Stage.tenant_id == world.tenant_id, Stage.is_start.is_(True))
-        ).one()
-        draft = DefinitionDraft(FieldEntity.TICKET, "site", "Площадка", "ref", ref_kind="object")
-        row = create_definition(s, owner, draft)
-        set_access_cells(s, owner, row, [AccessCell(role_id, start, Level.WRITE)])
+    site = DefinitionDraft(FieldEntity.TICKET, "site", "Площадка", "ref", ref_kind="object")
+    customer_field(database, world, site)
     web_login(client, world.customer_a)
     page = form_page(client, world)
     select_html = re.search(r'<select[^>]*name="f\.site".*?</select>', page, re.S)
