@@ -20,7 +20,6 @@ import contextlib
 import os
 import re
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -40,6 +39,7 @@ from fixflow.demo import DEMO_PASSWORD, create_demo, demo_member
 from fixflow.models import Base
 from fixflow.notifications.models import SmsMessage
 from fixflow.tenants.models import Company, Tenant
+from serverproc import uvicorn_command
 from smtp import ReceivedMail, SmtpServer, free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -296,20 +296,7 @@ def running_server(tmp_dir: Path) -> Iterator[AppServer]:
         log_path = ARTIFACTS / "browser-server.log"
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "fixflow.asgi:app",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--log-level",
-                    "warning",
-                    "--timeout-graceful-shutdown",
-                    "2",
-                ],
+                uvicorn_command(port),
                 env=_server_env(url, tmp_dir, base_url, smtp),
                 cwd=tmp_dir,
                 stdout=log,

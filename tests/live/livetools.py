@@ -8,7 +8,6 @@ import os
 import queue
 import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -25,6 +24,7 @@ from fixflow.accounts.models import Member
 from fixflow.accounts.service import issue_session
 from fixflow.config import Settings
 from fixflow.core.db import Database
+from serverproc import uvicorn_command
 
 REDIS_URL = os.environ.get("FIXFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ARRIVAL_TIMEOUT = 8.0
@@ -94,20 +94,7 @@ def server(
     log_path = log_dir / f"server-{port}.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "fixflow.asgi:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-                "--timeout-graceful-shutdown",
-                "2",
-            ],
+            uvicorn_command(port),
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
