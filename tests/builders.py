@@ -83,7 +83,7 @@ def make_world(session: Session, *, password: str = PASSWORD) -> World:
     session.add_all([company_a, company_b])
     session.flush()
     companies = {"own": defaults.own_company.id, "a": company_a.id, "b": company_b.id}
-    people: dict[str, Person] = {}
+    members: dict[str, tuple[Member, str]] = {}
     for key, (roles, company, mobile) in ROLES.items():
         email = f"{key}-{suffix}@example.test"
         account = create_account(session, email=email, password=password)
@@ -97,7 +97,9 @@ def make_world(session: Session, *, password: str = PASSWORD) -> World:
             first_name="Test",
             is_mobile=mobile,
         )
-        people[key] = Person(load_actor(session, member), email)
+        members[key] = (member, email)
+    # Actors after everyone exists: an actor knows its colleagues as of when it was loaded.
+    people = {key: Person(load_actor(session, member), email) for key, (member, email) in members.items()}
     types = {t.name: t.id for t in session.scalars(select(ObjectType).where(ObjectType.tenant_id == tid))}
     site_a = create_object(
         session,

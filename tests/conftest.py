@@ -34,7 +34,9 @@ load_features()
 security._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 BACKEND = os.environ.get("FIXFLOW_TEST_DB", "sqlite")
-PG_ADMIN_URL = os.environ.get("FIXFLOW_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(
+    "FIXFLOW_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 def _pg_database_url(name: str) -> str:

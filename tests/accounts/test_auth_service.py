@@ -255,7 +255,7 @@ def test_revoked_and_expired_sessions_are_rejected(
     revoked = issue_session(session, settings, person)
     expired = issue_session(session, settings, person)
     kept = issue_session(session, settings, person)
-    revoke_session(session, revoked.session)
+    revoke_session(session, revoked.session.id)
     expired.session.expires_at = utcnow() - dt.timedelta(seconds=1)
     session.flush()
     for item in (revoked, expired):

@@ -23,9 +23,10 @@ API = "/api/v1"
 # ``count_queries`` is conftest's QueryCounter; it is typed Any because ``from conftest import`` is
 # ambiguous once a sub-directory has a conftest.py of its own.
 VIEWS = ("mine", "approval", "all", "favorites", "archive")
-# Measured on both backends: list 11, counts 9 (5 tabs + approval stages), detail 23 (22 for an
-# executor), each including the 3 statements of the token lookup. One statement of room.
-CEILING = {"list": 12, "counts": 10, "detail": 24}
+# Warm requests (tenant configuration cached), measured: a list is authentication + the page + the
+# objects' ancestors (+ the colleagues of a customer admin), counts are authentication + one statement,
+# a detail 10–11. No room: one more statement per request is a regression worth a look.
+CEILING = {"list": 4, "counts": 3, "detail": 11}
 
 
 def add_tickets(database: Database, world: World, n: int) -> int:
@@ -66,6 +67,8 @@ def add_tickets(database: Database, world: World, n: int) -> int:
 
 
 def measure(client: TestClient, counter: Any, url: str, headers: dict[str, str]) -> list[str]:
+    """Statements of a warm request: tenant configuration is cached per process and version."""
+    client.get(url, headers=headers)
     with counter:
         response = client.get(url, headers=headers)
     assert response.status_code == 200, response.text
@@ -101,9 +104,8 @@ def test_statement_counts_do_not_grow_with_the_page(
         assert len(page["items"]) == 25
     for name in small:
         assert len(large[name]) == len(small[name]), f"{name} ({who}): " + explain(small[name], large[name])
-        assert len(large[name]) <= CEILING[name.split(":")[0]], (
-            f"{name} ({who}): {len(large[name])} statements"
-        )
+    over = {name: len(large[name]) for name in large if len(large[name]) > CEILING[name.split(":")[0]]}
+    assert not over, f"{who}: statements over the ceiling {over}"
 
 
 def test_detail_does_not_grow_with_executors_or_history(

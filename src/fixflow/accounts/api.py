@@ -63,7 +63,7 @@ def login(
 
 @router.post("/auth/logout", status_code=204)
 def logout(session: DbSession, auth: CurrentAuth) -> Response:
-    revoke_session(session, auth.auth_session)
+    revoke_session(session, auth.auth_session.id)
     return Response(status_code=204)
 
 

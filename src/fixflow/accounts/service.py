@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from fixflow.accounts.actor import Actor, load_actor
+from fixflow.accounts.actor import Actor, MemberFacts, RoleGrant, build_actor
 from fixflow.accounts.logins import Login, normalize_email, normalize_phone, parse_login
 from fixflow.accounts.models import Account, AuthSession, Member, MemberCompany, MemberRole, Role
 from fixflow.accounts.permissions import Permission
 from fixflow.accounts.throttle import check_throttle, clear_hits, record_hit
 from fixflow.config import Settings
+from fixflow.core.configcache import note_config_version
 from fixflow.core.db import utcnow
 from fixflow.core.errors import DomainError, NotFound, Unauthenticated, ValidationFailed
 from fixflow.core.security import MIN_PASSWORD_LENGTH, hash_password, new_token, token_digest, verify_password
@@ -197,36 +198,101 @@ def issue_session(
 
 
 @dataclass(frozen=True)
+class SessionRecord:
+    """The login session behind a request, as authentication read it (not an ORM object)."""
+
+    id: int
+    kind: str
+    csrf_token: str
+    account_id: int
+    member_id: int
+
+
+@dataclass(frozen=True)
 class Authenticated:
     actor: Actor
-    auth_session: AuthSession
+    auth_session: SessionRecord
 
 
 def resolve_session(session: Session, token: str) -> Authenticated:
-    """The actor behind a token; revoked, expired, banned or deleted → 401."""
-    row = session.execute(
-        select(AuthSession, Member, Account)
+    """The actor behind a token; revoked, expired, banned or deleted → 401.
+
+    One statement: the session, member, account, the tenant's configuration version and one row per
+    (role, company) of the member — authentication runs on every request.
+    """
+    rows = session.execute(
+        select(
+            AuthSession.id,
+            AuthSession.kind,
+            AuthSession.csrf_token,
+            AuthSession.expires_at,
+            AuthSession.revoked_at,
+            AuthSession.account_id,
+            Member.id.label("member_id"),
+            Member.tenant_id,
+            Member.last_name,
+            Member.first_name,
+            Member.patronymic,
+            Member.locale,
+            Member.is_mobile,
+            Member.banned.label("member_banned"),
+            Member.deleted_at,
+            Account.banned.label("account_banned"),
+            Tenant.config_version,
+            Role.id.label("role_id"),
+            Role.code.label("role_code"),
+            Role.is_staff,
+            Role.permissions,
+            Role.scopes,
+            MemberCompany.company_id,
+        )
         .join(Member, Member.id == AuthSession.member_id)
         .join(Account, Account.id == AuthSession.account_id)
+        .join(Tenant, Tenant.id == Member.tenant_id)
+        .outerjoin(MemberRole, MemberRole.member_id == Member.id)
+        .outerjoin(Role, Role.id == MemberRole.role_id)
+        .outerjoin(MemberCompany, MemberCompany.member_id == Member.id)
         .where(AuthSession.token_hash == token_digest(token))
-    ).first()
-    if row is None:
+    ).all()
+    if not rows:
         raise Unauthenticated("Please log in")
-    auth, member, account = row
+    first = rows[0]
     if (
-        auth.revoked_at is not None
-        or auth.expires_at <= utcnow()
-        or account.banned
-        or member.banned
-        or member.deleted_at is not None
+        first.revoked_at is not None
+        or first.expires_at <= utcnow()
+        or first.account_banned
+        or first.member_banned
+        or first.deleted_at is not None
     ):
         raise Unauthenticated("Please log in")
-    return Authenticated(actor=load_actor(session, member), auth_session=auth)
+    note_config_version(session, first.tenant_id, first.config_version)
+    roles = {
+        r.role_id: RoleGrant(r.role_id, r.role_code, r.is_staff, r.permissions, r.scopes)
+        for r in rows
+        if r.role_id is not None
+    }
+    companies = {r.company_id for r in rows if r.company_id is not None}
+    name = " ".join(p for p in (first.last_name, first.first_name, first.patronymic) if p)
+    facts = MemberFacts(
+        first.member_id,
+        first.tenant_id,
+        first.account_id,
+        name or f"#{first.member_id}",
+        first.locale,
+        first.is_mobile,
+    )
+    record = SessionRecord(first.id, first.kind, first.csrf_token, first.account_id, first.member_id)
+    return Authenticated(
+        actor=build_actor(session, facts, list(roles.values()), companies), auth_session=record
+    )
 
 
-def revoke_session(session: Session, auth: AuthSession) -> None:
-    auth.revoked_at = utcnow()
-    session.flush()
+def revoke_session(session: Session, session_id: int) -> None:
+    session.execute(
+        update(AuthSession)
+        .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
 
 
 def revoke_all_sessions(session: Session, account_id: int, *, except_session_id: int | None = None) -> None:

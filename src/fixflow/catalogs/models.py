@@ -7,10 +7,11 @@ from decimal import Decimal
 from sqlalchemy import JSON, Boolean, Float, Integer, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from fixflow.core.configcache import TenantConfiguration
 from fixflow.core.db import Base, fk, id_column, tenant_fk
 
 
-class TicketType(Base):
+class TicketType(TenantConfiguration, Base):
     __tablename__ = "ticket_types"
 
     id: Mapped[int] = id_column(primary_key=True)
@@ -35,7 +36,7 @@ class TicketCounter(Base):
     __mapper_args__ = {"primary_key": [tenant_id, ticket_type_id]}  # noqa: RUF012
 
 
-class WorkType(Base):
+class WorkType(TenantConfiguration, Base):
     __tablename__ = "work_types"
 
     id: Mapped[int] = id_column(primary_key=True)
@@ -47,7 +48,7 @@ class WorkType(Base):
     published: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
-class Criticality(Base):
+class Criticality(TenantConfiguration, Base):
     __tablename__ = "criticalities"
 
     id: Mapped[int] = id_column(primary_key=True)
@@ -58,7 +59,7 @@ class Criticality(Base):
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class RatingCriterion(Base):
+class RatingCriterion(TenantConfiguration, Base):
     __tablename__ = "rating_criteria"
 
     id: Mapped[int] = id_column(primary_key=True)

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from fixflow.core.configcache import TenantConfiguration
 from fixflow.core.db import Base, fk, id_column, tenant_fk, utcnow
 from fixflow.tickets.models import Ticket
 
@@ -23,7 +24,7 @@ class FieldEntity(enum.StrEnum):
     COMPANY = "company"
 
 
-class FieldDefinition(Base):
+class FieldDefinition(TenantConfiguration, Base):
     __tablename__ = "field_definitions"
     __table_args__ = (
         UniqueConstraint("tenant_id", "entity", "code"),
@@ -46,7 +47,7 @@ class FieldDefinition(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 
-class FieldAccess(Base):
+class FieldAccess(TenantConfiguration, Base):
     """One explicit cell of a ticket field's matrix; a missing cell takes `access.default_level`."""
 
     __tablename__ = "field_access"

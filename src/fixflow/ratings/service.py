@@ -24,7 +24,7 @@ RATEABLE_ACTIONS = frozenset({"complete", "close"})
 
 def rating_open(session: Session, ticket: Ticket) -> bool:
     """In a stage with a complete/close action that is not a cancellation."""
-    stage = lifecycle_of_type(session, ticket.type_id).stage(ticket.stage_id)
+    stage = lifecycle_of_type(session, ticket.tenant_id, ticket.type_id).stage(ticket.stage_id)
     return stage.entry_action in RATEABLE_ACTIONS and not stage.is_cancellation and not ticket.deleted_at
 
 

@@ -8,10 +8,11 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from fixflow.core.configcache import TenantConfiguration
 from fixflow.core.db import Base, fk, id_column, tenant_fk, utcnow
 
 
-class ServiceSchedule(Base):
+class ServiceSchedule(TenantConfiguration, Base):
     __tablename__ = "service_schedules"
 
     id: Mapped[int] = id_column(primary_key=True)
@@ -22,7 +23,7 @@ class ServiceSchedule(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class SlaRule(Base):
+class SlaRule(TenantConfiguration, Base):
     """Matches when every non-null list contains the ticket's value (null = any)."""
 
     __tablename__ = "sla_rules"

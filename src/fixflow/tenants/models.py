@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fixflow.core.db import Base, fk, id_column, tenant_fk, utcnow
@@ -21,6 +21,8 @@ class Tenant(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Moscow")
     default_locale: Mapped[str] = mapped_column(String(8), default="ru")
     currency: Mapped[str] = mapped_column(String(3), default="RUB", server_default="RUB")  # ISO 4217
+    # A new random stamp on every write of tenant configuration; see fixflow.core.configcache.
+    config_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

@@ -12,16 +12,14 @@ from sqlalchemy.orm import Session
 from fixflow.accounts.actor import Actor
 from fixflow.accounts.logins import format_phone
 from fixflow.accounts.models import Account, Member, Role
-from fixflow.catalogs.models import Criticality, TicketType, WorkType
+from fixflow.catalogs.refs import Ref, tenant_refs
 from fixflow.objects.models import ServiceObject
 from fixflow.objects.queries import load_ancestors, path_names
 from fixflow.ratings.service import get_my_rating, may_rate
 from fixflow.tickets.history import HistoryKind
-from fixflow.tickets.listing import Ref
 from fixflow.tickets.models import Ticket, TicketHistory
 from fixflow.tickets.service import is_favorite
 from fixflow.tickets.transitions import OfferedTransition, available_transitions_for, ticket_facts
-from fixflow.workflow.models import Stage
 from fixflow.workflow.service import lifecycle_of_type, statuses_of
 
 
@@ -80,25 +78,25 @@ def status_timeline(session: Session, ticket: Ticket) -> list[TimelineEntry]:
         )
         .order_by(TicketHistory.id)
     ).all()
-    start_status_id = lifecycle_of_type(session, ticket.type_id).start_status_id
+    start_status_id = lifecycle_of_type(session, ticket.tenant_id, ticket.type_id).start_status_id
     statuses = statuses_of(session, ticket.tenant_id)
     entries: list[TimelineEntry] = []
     for at, kind, new in rows:
         status_id = start_status_id if kind == HistoryKind.CREATED else new
         status = statuses.get(int(status_id)) if status_id is not None else None
         if status is not None:
-            entries.append(TimelineEntry(at=at, status=Ref(status.id, status.name, status.color)))
+            entries.append(TimelineEntry(at=at, status=status))
     return entries
 
 
 def ticket_detail(session: Session, actor: Actor, ticket: Ticket) -> TicketDetail:
-    status = statuses_of(session, ticket.tenant_id).get(ticket.status_id)
-    stage = session.get(Stage, ticket.stage_id) if actor.is_staff else None
-    ticket_type = session.get(TicketType, ticket.type_id)
-    work_type = session.get(WorkType, ticket.work_type_id) if ticket.work_type_id else None
-    criticality = session.get(Criticality, ticket.criticality_id) if ticket.criticality_id else None
+    refs = tenant_refs(session, ticket.tenant_id)
+    status = refs.statuses[ticket.status_id]
+    stage = refs.stages.get(ticket.stage_id) if actor.is_staff else None
+    work_type = refs.work_types.get(ticket.work_type_id) if ticket.work_type_id else None
+    criticality = refs.criticalities.get(ticket.criticality_id) if ticket.criticality_id else None
     obj = session.get(ServiceObject, ticket.object_id)
-    assert status is not None and ticket_type is not None and obj is not None
+    assert obj is not None
     facts = ticket_facts(session, ticket)
     executor_ids = set(facts.executor_ids)
     people = _people(session, executor_ids | {ticket.initiator_id} | ({ticket.approver_member_id} - {None}))  # type: ignore[operator]
@@ -106,11 +104,11 @@ def ticket_detail(session: Session, actor: Actor, ticket: Ticket) -> TicketDetai
     rating = get_my_rating(session, actor, ticket)
     return TicketDetail(
         ticket=ticket,
-        status=Ref(status.id, status.name, status.color),
-        stage=Ref(stage.id, stage.name, stage.color) if stage else None,
-        type=Ref(ticket_type.id, ticket_type.name),
-        work_type=Ref(work_type.id, work_type.name) if work_type else None,
-        criticality=Ref(criticality.id, criticality.name, criticality.color) if criticality else None,
+        status=status,
+        stage=stage,
+        type=refs.types[ticket.type_id],
+        work_type=work_type,
+        criticality=criticality,
         object=Ref(obj.id, obj.name),
         object_path=path_names(obj, load_ancestors(session, [obj])),
         initiator=people[ticket.initiator_id],

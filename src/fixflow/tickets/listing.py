@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, tuple_
+from sqlalchemy.orm import Session, aliased
 
 from fixflow.accounts.actor import Actor
-from fixflow.catalogs.models import Criticality, TicketType
+from fixflow.catalogs.refs import Ref, tenant_refs
 from fixflow.core.db import utcnow
 from fixflow.core.pagination import Page, check_limit, decode_cursor, encode_cursor, invalid_cursor
 from fixflow.objects.models import ServiceObject
-from fixflow.objects.queries import load_ancestors, path_names
 from fixflow.tickets.extensions import EXTENSIONS
 from fixflow.tickets.models import Favorite, Ticket
 from fixflow.tickets.queries import TicketView, view_predicate, visible_tickets_predicate
-from fixflow.workflow.models import Stage, Status
 
 NUMBER_LIKE = re.compile(r"^[0-9][0-9\-/]*$")
 COUNT_CAP = 999
@@ -39,13 +39,6 @@ class TicketFilters:
     @property
     def active(self) -> bool:
         return any(v not in (None, "", {}) for v in vars(self).values())
-
-
-@dataclass(frozen=True)
-class Ref:
-    id: int
-    name: str
-    color: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,11 +70,11 @@ def _search(q: str) -> ColumnElement[bool]:
         # Number search stays an index range scan on (tenant_id, number).
         return Ticket.number.like(f"{_escape_like(q)}%", escape="\\")
     pattern = f"%{_escape_like(q.lower())}%"
+    # Lists also join ServiceObject; an alias keeps this subquery correlated to Ticket only.
+    obj = aliased(ServiceObject)
     object_match = (
-        select(ServiceObject.id)
-        .where(
-            ServiceObject.id == Ticket.object_id, func.lower(ServiceObject.name).like(pattern, escape="\\")
-        )
+        select(obj.id)
+        .where(obj.id == Ticket.object_id, func.lower(obj.name).like(pattern, escape="\\"))
         .exists()
     )
     return or_(
@@ -134,11 +127,20 @@ def overdue_predicate() -> ColumnElement[bool]:
 
 
 def is_overdue(ticket: Ticket) -> bool:
-    if ticket.deadline is None:
+    return _overdue(ticket.deadline, ticket.completed_at, ticket.closed_at, utcnow())
+
+
+def _overdue(
+    deadline: dt.datetime | None,
+    completed_at: dt.datetime | None,
+    closed_at: dt.datetime | None,
+    now: dt.datetime,
+) -> bool:
+    if deadline is None:
         return False
-    if ticket.completed_at is not None:
-        return ticket.completed_at > ticket.deadline
-    return ticket.closed_at is None and ticket.deadline < utcnow()
+    if completed_at is not None:
+        return completed_at > deadline
+    return closed_at is None and deadline < now
 
 
 def _where(session: Session, actor: Actor, view: TicketView, filters: TicketFilters) -> ColumnElement[bool]:
@@ -160,7 +162,11 @@ def list_tickets(
 ) -> Page[TicketCard]:
     size = check_limit(limit)
     archive = view is TicketView.ARCHIVE
-    stmt = select(Ticket).where(_where(session, actor, view, filters))
+    stmt = (
+        select(*_CARD_COLUMNS, _is_favorite(actor).label("is_favorite"))
+        .join(ServiceObject, ServiceObject.id == Ticket.object_id)
+        .where(_where(session, actor, view, filters))
+    )
     if cursor:
         if archive:
             closed_iso, last_id = decode_cursor(cursor, arity=2, kinds=(str, int))
@@ -175,89 +181,83 @@ def list_tickets(
             (last_id,) = decode_cursor(cursor, arity=1, kinds=(int,))
             stmt = stmt.where(Ticket.id < int(last_id))
     order = (Ticket.closed_at.desc(), Ticket.id.desc()) if archive else (Ticket.id.desc(),)
-    tickets = list(session.scalars(stmt.order_by(*order).limit(size + 1)))
-    has_more = len(tickets) > size
-    tickets = tickets[:size]
-    cards = build_cards(session, actor, tickets)
+    rows: Sequence[Any] = session.execute(stmt.order_by(*order).limit(size + 1)).all()
+    has_more = len(rows) > size
+    rows = rows[:size]
+    cards = _cards(session, actor, rows)
     next_cursor = None
-    if has_more and tickets:
-        last = tickets[-1]
+    if has_more and rows:
+        last = rows[-1]
         next_cursor = encode_cursor(
             [last.closed_at.isoformat(), last.id] if archive and last.closed_at else [last.id]
         )
     return Page(items=cards, next_cursor=next_cursor)
 
 
-def build_cards(session: Session, actor: Actor, tickets: list[Ticket]) -> list[TicketCard]:
-    """Everything a card shows, in a fixed number of queries whatever the page size."""
-    if not tickets:
+# What a card shows, as columns: a list never loads whole tickets or objects.
+_CARD_COLUMNS = (
+    Ticket.id,
+    Ticket.number,
+    Ticket.status_id,
+    Ticket.stage_id,
+    Ticket.object_id,
+    Ticket.description,
+    Ticket.criticality_id,
+    Ticket.type_id,
+    Ticket.created_at,
+    Ticket.closed_at,
+    Ticket.completed_at,
+    Ticket.deadline,
+    Ticket.version,
+    ServiceObject.name.label("object_name"),
+    ServiceObject.path.label("object_path"),
+)
+
+
+def _is_favorite(actor: Actor) -> ColumnElement[bool]:
+    return exists().where(Favorite.member_id == actor.member_id, Favorite.ticket_id == Ticket.id)
+
+
+def _ancestor_ids(object_id: int, path: str) -> list[int]:
+    return [int(p) for p in path.strip("/").split("/") if p and int(p) != object_id]
+
+
+def _cards(session: Session, actor: Actor, rows: Sequence[Any]) -> list[TicketCard]:
+    """Cards from the page's rows plus one query for the names of the objects' ancestors."""
+    if not rows:
         return []
-    ids = [t.id for t in tickets]
-    objects = {
-        o.id: o
-        for o in session.scalars(
-            select(ServiceObject).where(ServiceObject.id.in_({t.object_id for t in tickets}))
+    refs = tenant_refs(session, actor.tenant_id)
+    ancestry = {r.object_id: _ancestor_ids(r.object_id, r.object_path) for r in rows}
+    wanted = {a for ids in ancestry.values() for a in ids}
+    names: dict[int, str] = {}
+    if wanted:
+        found = session.execute(
+            select(ServiceObject.id, ServiceObject.name).where(ServiceObject.id.in_(wanted))
         )
-    }
-    ancestors = load_ancestors(session, objects.values())
-    statuses = {
-        s.id: s for s in session.scalars(select(Status).where(Status.id.in_({t.status_id for t in tickets})))
-    }
-    stages = (
-        {s.id: s for s in session.scalars(select(Stage).where(Stage.id.in_({t.stage_id for t in tickets})))}
-        if actor.is_staff
-        else {}
-    )
-    catalog = _catalog_refs(session, actor.tenant_id)
-    favorites = set(
-        session.scalars(
-            select(Favorite.ticket_id).where(
-                Favorite.member_id == actor.member_id, Favorite.ticket_id.in_(ids)
-            )
-        )
-    )
+        names = {object_id: name for object_id, name in found}
+    now = utcnow()
     cards = []
-    for t in tickets:
-        obj = objects[t.object_id]
-        status = statuses[t.status_id]
-        stage = stages.get(t.stage_id)
+    for r in rows:
         cards.append(
             TicketCard(
-                id=t.id,
-                number=t.number,
-                status=Ref(status.id, status.name, status.color),
-                stage=Ref(stage.id, stage.name, stage.color) if stage else None,
-                object=Ref(obj.id, obj.name),
-                object_path=path_names(obj, ancestors),
-                description=t.description,
-                criticality=catalog.criticalities.get(t.criticality_id) if t.criticality_id else None,
-                type=catalog.types[t.type_id],
-                created_at=t.created_at,
-                closed_at=t.closed_at,
-                deadline=t.deadline,
-                is_favorite=t.id in favorites,
-                is_overdue=is_overdue(t),
-                version=t.version,
+                id=r.id,
+                number=r.number,
+                status=refs.statuses[r.status_id],
+                stage=refs.stages.get(r.stage_id) if actor.is_staff else None,
+                object=Ref(r.object_id, r.object_name),
+                object_path=[names[a] for a in ancestry[r.object_id] if a in names] + [r.object_name],
+                description=r.description,
+                criticality=refs.criticalities.get(r.criticality_id) if r.criticality_id else None,
+                type=refs.types[r.type_id],
+                created_at=r.created_at,
+                closed_at=r.closed_at,
+                deadline=r.deadline,
+                is_favorite=bool(r.is_favorite),
+                is_overdue=_overdue(r.deadline, r.completed_at, r.closed_at, now),
+                version=r.version,
             )
         )
     return cards
-
-
-@dataclass(frozen=True)
-class CatalogRefs:
-    types: dict[int, Ref]
-    criticalities: dict[int, Ref]
-
-
-def _catalog_refs(session: Session, tenant_id: int) -> CatalogRefs:
-    types = session.execute(select(TicketType.id, TicketType.name).where(TicketType.tenant_id == tenant_id))
-    criticalities = session.execute(
-        select(Criticality.id, Criticality.name, Criticality.color).where(Criticality.tenant_id == tenant_id)
-    )
-    return CatalogRefs(
-        types={r.id: Ref(r.id, r.name) for r in types},
-        criticalities={r.id: Ref(r.id, r.name, r.color) for r in criticalities},
-    )
 
 
 def count_views(session: Session, actor: Actor) -> dict[str, int]:

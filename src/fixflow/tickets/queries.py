@@ -7,6 +7,7 @@ Every read path — lists, counters, detail, search, history, live updates — g
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
 from sqlalchemy.orm import Session
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from fixflow.accounts.actor import Actor
 from fixflow.accounts.models import MemberCompany
 from fixflow.accounts.permissions import Permission, Scope
+from fixflow.core.configcache import config_cached
 from fixflow.tickets.models import Favorite, Ticket, TicketExecutor
 from fixflow.workflow.models import Stage, Transition
 
@@ -40,7 +42,11 @@ def _is_assigned(actor: Actor) -> ColumnElement[bool]:
 def _in_my_companies(actor: Actor) -> ColumnElement[bool]:
     if not actor.company_ids:
         return false()
-    colleagues = select(MemberCompany.member_id).where(MemberCompany.company_id.in_(actor.company_ids))
+    colleagues: Any = actor.colleague_ids
+    if colleagues is None:
+        colleagues = select(MemberCompany.member_id).where(MemberCompany.company_id.in_(actor.company_ids))
+    else:
+        colleagues = sorted(colleagues)
     return or_(Ticket.company_id.in_(actor.company_ids), Ticket.initiator_id.in_(colleagues))
 
 
@@ -78,12 +84,19 @@ def visible_tickets(actor: Actor) -> Select[Ticket]:
 
 def approval_stage_ids(session: Session, actor: Actor) -> list[int]:
     """Stages of the actor's tenant where an approval transition could admit the actor's roles."""
+    rules = config_cached(
+        session, actor.tenant_id, "approval_transitions", lambda: _approval_rules(session, actor)
+    )
+    return sorted({stage_id for stage_id, roles in rules if not roles or roles & actor.role_codes})
+
+
+def _approval_rules(session: Session, actor: Actor) -> tuple[tuple[int, frozenset[str]], ...]:
     rows = session.execute(
         select(Transition.from_stage_id, Transition.roles).where(
             Transition.tenant_id == actor.tenant_id, Transition.branch == "approval"
         )
     ).all()
-    return sorted({r.from_stage_id for r in rows if not r.roles or set(r.roles) & actor.role_codes})
+    return tuple((r.from_stage_id, frozenset(r.roles or ())) for r in rows)
 
 
 def view_predicate(session: Session, actor: Actor, view: TicketView) -> ColumnElement[bool]:
@@ -98,7 +111,8 @@ def view_predicate(session: Session, actor: Actor, view: TicketView) -> ColumnEl
         case TicketView.ALL:
             return Ticket.closed_at.is_(None)
         case TicketView.FAVORITES:
-            return exists().where(Favorite.member_id == actor.member_id, Favorite.ticket_id == Ticket.id)
+            # Driven from the member's favourites (their index), not by probing every visible ticket.
+            return Ticket.id.in_(select(Favorite.ticket_id).where(Favorite.member_id == actor.member_id))
         case TicketView.ARCHIVE:
             return Ticket.closed_at.is_not(None)
     raise ValueError(view)

@@ -38,7 +38,7 @@ REQUIREMENT_MESSAGES = {
 
 
 def lifecycle_of(session: Session, ticket: Ticket) -> LifecycleSpec:
-    return lifecycle_of_type(session, ticket.type_id)
+    return lifecycle_of_type(session, ticket.tenant_id, ticket.type_id)
 
 
 def ticket_facts(session: Session, ticket: Ticket) -> TicketFacts:

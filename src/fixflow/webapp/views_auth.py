@@ -110,7 +110,7 @@ def login_submit(web: AnyWeb, form: CheckedForm) -> Response:
 @router.post("/app/logout")
 def logout(web: UserWeb, form: CheckedForm) -> Response:
     assert web.auth is not None
-    revoke_session(web.session, web.auth.auth_session)
+    revoke_session(web.session, web.auth.auth_session.id)
     web.drop_session_cookie = True
     return web.redirect(LOGIN_URL + "?done=signed_out")
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from sqlalchemy import JSON, Boolean, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from fixflow.core.configcache import TenantConfiguration
 from fixflow.core.db import Base, fk, id_column, tenant_fk
 
 
-class Status(Base):
+class Status(TenantConfiguration, Base):
     __tablename__ = "statuses"
 
     id: Mapped[int] = id_column(primary_key=True)
@@ -17,7 +18,7 @@ class Status(Base):
     color: Mapped[str] = mapped_column(String(16), default="#9e9e9e")
 
 
-class Lifecycle(Base):
+class Lifecycle(TenantConfiguration, Base):
     __tablename__ = "lifecycles"
 
     id: Mapped[int] = id_column(primary_key=True)
@@ -26,7 +27,7 @@ class Lifecycle(Base):
     start_status_id: Mapped[int] = fk("statuses.id")
 
 
-class Stage(Base):
+class Stage(TenantConfiguration, Base):
     __tablename__ = "stages"
 
     id: Mapped[int] = id_column(primary_key=True)
@@ -43,7 +44,7 @@ class Stage(Base):
     sort_order: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class Transition(Base):
+class Transition(TenantConfiguration, Base):
     __tablename__ = "transitions"
 
     id: Mapped[int] = id_column(primary_key=True)

@@ -6,6 +6,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fixflow.catalogs.models import TicketType
+from fixflow.catalogs.refs import Ref, tenant_refs
+from fixflow.core.configcache import config_cached
 from fixflow.core.errors import NotFound
 from fixflow.workflow.engine import (
     Branch,
@@ -15,7 +17,7 @@ from fixflow.workflow.engine import (
     StageSpec,
     TransitionSpec,
 )
-from fixflow.workflow.models import Lifecycle, Stage, Status, Transition
+from fixflow.workflow.models import Lifecycle, Stage, Transition
 
 
 def _stage_spec(stage: Stage) -> StageSpec:
@@ -45,49 +47,47 @@ def _transition_spec(transition: Transition) -> TransitionSpec:
     )
 
 
-def load_lifecycle(session: Session, lifecycle_id: int) -> LifecycleSpec:
-    """The lifecycle as engine data, loaded once per unit of work (cached on the session)."""
-    cache: dict[int, LifecycleSpec] = session.info.setdefault("fixflow.lifecycles", {})
-    if lifecycle_id not in cache:
-        cache[lifecycle_id] = _load_lifecycle(session, lifecycle_id)
-    return cache[lifecycle_id]
+def lifecycle_of_type(session: Session, tenant_id: int, ticket_type_id: int) -> LifecycleSpec:
+    """The lifecycle of a ticket type as engine data (cached per configuration version)."""
+    spec = lifecycles_by_type(session, tenant_id).get(ticket_type_id)
+    if spec is None:
+        raise NotFound("Ticket type not found")
+    return spec
 
 
-def lifecycle_of_type(session: Session, ticket_type_id: int) -> LifecycleSpec:
-    cache: dict[int, int] = session.info.setdefault("fixflow.type_lifecycles", {})
-    if ticket_type_id not in cache:
-        lifecycle_id = session.scalar(select(TicketType.lifecycle_id).where(TicketType.id == ticket_type_id))
-        if lifecycle_id is None:
-            raise NotFound("Ticket type not found")
-        cache[ticket_type_id] = lifecycle_id
-    return load_lifecycle(session, cache[ticket_type_id])
+def lifecycles_by_type(session: Session, tenant_id: int) -> dict[int, LifecycleSpec]:
+    return config_cached(
+        session, tenant_id, "lifecycles_by_type", lambda: _load_lifecycles(session, tenant_id)
+    )
 
 
-def statuses_of(session: Session, tenant_id: int) -> dict[int, Status]:
-    """The tenant's customer-facing statuses (a handful of rows), loaded once per unit of work."""
-    cache: dict[int, dict[int, Status]] = session.info.setdefault("fixflow.statuses", {})
-    if tenant_id not in cache:
-        cache[tenant_id] = {
-            s.id: s for s in session.scalars(select(Status).where(Status.tenant_id == tenant_id))
-        }
-    return cache[tenant_id]
+def statuses_of(session: Session, tenant_id: int) -> dict[int, Ref]:
+    """The tenant's customer-facing statuses (a handful of rows)."""
+    return tenant_refs(session, tenant_id).statuses
 
 
-def _load_lifecycle(session: Session, lifecycle_id: int) -> LifecycleSpec:
-    lifecycle = session.get(Lifecycle, lifecycle_id)
-    if lifecycle is None:
-        raise NotFound("Lifecycle not found")
+def _load_lifecycles(session: Session, tenant_id: int) -> dict[int, LifecycleSpec]:
+    lifecycles = session.execute(
+        select(Lifecycle.id, Lifecycle.start_status_id).where(Lifecycle.tenant_id == tenant_id)
+    ).all()
     stages = session.scalars(
-        select(Stage).where(Stage.lifecycle_id == lifecycle_id).order_by(Stage.sort_order, Stage.id)
+        select(Stage).where(Stage.tenant_id == tenant_id).order_by(Stage.sort_order, Stage.id)
     ).all()
     transitions = session.scalars(
         select(Transition)
-        .where(Transition.lifecycle_id == lifecycle_id)
+        .where(Transition.tenant_id == tenant_id)
         .order_by(Transition.sort_order, Transition.id)
     ).all()
-    return LifecycleSpec(
-        id=lifecycle.id,
-        stages=tuple(_stage_spec(s) for s in stages),
-        transitions=tuple(_transition_spec(t) for t in transitions),
-        start_status_id=lifecycle.start_status_id,
-    )
+    specs = {
+        lifecycle_id: LifecycleSpec(
+            id=lifecycle_id,
+            stages=tuple(_stage_spec(s) for s in stages if s.lifecycle_id == lifecycle_id),
+            transitions=tuple(_transition_spec(t) for t in transitions if t.lifecycle_id == lifecycle_id),
+            start_status_id=start_status_id,
+        )
+        for lifecycle_id, start_status_id in lifecycles
+    }
+    types = session.execute(
+        select(TicketType.id, TicketType.lifecycle_id).where(TicketType.tenant_id == tenant_id)
+    ).all()
+    return {type_id: specs[lifecycle_id] for type_id, lifecycle_id in types if lifecycle_id in specs}

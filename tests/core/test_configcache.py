@@ -1,0 +1,96 @@
+"""The per-process configuration cache never serves configuration that is not the tenant's current one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select, update
+
+from builders import World, login, make_ticket
+from fixflow.catalogs.refs import tenant_refs
+from fixflow.core.db import Database
+from fixflow.tenants.models import Tenant
+from fixflow.workflow.models import Status
+
+API = "/api/v1"
+
+
+def _status_of_first_card(client: TestClient, headers: dict[str, str]) -> str:
+    page = client.get(f"{API}/tickets?view=all", headers=headers).json()
+    return str(page["items"][0]["status"]["name"])
+
+
+def _start_status(database: Database, world: World) -> int:
+    with database.session() as s:
+        return int(
+            s.execute(
+                select(Status.id).where(Status.tenant_id == world.tenant_id).order_by(Status.id).limit(1)
+            ).scalar_one()
+        )
+
+
+def _version(database: Database, tenant_id: int) -> int:
+    with database.session() as s:
+        return int(s.execute(select(Tenant.config_version).where(Tenant.id == tenant_id)).scalar_one())
+
+
+def test_a_warm_list_reads_no_configuration_and_a_rename_shows_at_once(
+    client: TestClient, world: World, database: Database, count_queries: Any
+) -> None:
+    with database.session(write=True) as s:
+        ticket = make_ticket(s, world, by="customer_a")
+        status_id = ticket.status_id
+    headers = login(client, world.dispatcher)
+    before = _status_of_first_card(client, headers)
+    with count_queries:
+        assert _status_of_first_card(client, headers) == before
+    assert not [q for q in count_queries.statements if "FROM statuses" in q]
+
+    with database.session(write=True) as s:
+        status = s.get(Status, status_id)
+        assert status is not None
+        status.name = "Переименован"
+    assert _status_of_first_card(client, headers) == "Переименован"
+
+
+def test_a_rolled_back_change_never_reaches_the_cache(world: World, database: Database) -> None:
+    status_id = _start_status(database, world)
+    with database.session() as s:
+        original = tenant_refs(s, world.tenant_id).statuses[status_id].name
+    session = database.session_factory()
+    try:
+        status = session.get(Status, status_id)
+        assert status is not None
+        status.name = "Черновик, который откатят"
+        session.flush()
+        # The writing session sees its own change…
+        assert tenant_refs(session, world.tenant_id).statuses[status_id].name == "Черновик, который откатят"
+    finally:
+        session.rollback()
+        session.close()
+    # …and nobody else ever does.
+    with database.session() as s:
+        assert tenant_refs(s, world.tenant_id).statuses[status_id].name == original
+
+
+def test_a_change_made_by_another_process_is_seen(world: World, database: Database) -> None:
+    """Another process's cache is not ours to clear: its new version is what tells us."""
+    status_id = _start_status(database, world)
+    with database.session() as s:
+        tenant_refs(s, world.tenant_id)  # warm
+    with database.engine.begin() as connection:  # plain SQL: no listener of ours involved
+        connection.execute(update(Status).where(Status.id == status_id).values(name="Из другого процесса"))
+        connection.execute(update(Tenant).where(Tenant.id == world.tenant_id).values(config_version=12345))
+    with database.session() as s:
+        assert tenant_refs(s, world.tenant_id).statuses[status_id].name == "Из другого процесса"
+
+
+def test_only_configuration_writes_change_the_version(world: World, database: Database) -> None:
+    before = _version(database, world.tenant_id)
+    with database.session(write=True) as s:
+        make_ticket(s, world, by="customer_a")
+    assert _version(database, world.tenant_id) == before
+    with database.session(write=True) as s:
+        s.add(Status(tenant_id=world.tenant_id, name="Новый статус"))
+    assert _version(database, world.tenant_id) != before
