@@ -42,6 +42,7 @@ PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PG_BENCH_DB = "fixflow_bench"
 SQLITE_PATH = REPO / "data" / "bench" / "bench.sqlite"
 NOISY_CORES = 0.25
+NOT_200 = "NOT 200 after the run:"
 PROFILE_RUNS = 30
 
 
@@ -194,6 +195,33 @@ def wait_idle(base: str, limit: float = 60.0) -> None:
             time.sleep(0.3)
 
 
+def wrong_answers(base: str, scenario: Scenario, lists: list[list[Req]]) -> list[str]:
+    """Each client's first request once, redirects not followed: anything but a 200 of the right type.
+
+    wrk and the Python generator count only 4xx/5xx and failed connections as errors. A page whose
+    session cookie stopped working answers 303 to the login screen, which they would count as
+    successes, so the page scenarios (and, as cheap insurance, every read) are checked this way before
+    and after the measurement. Each client acts as one person, so this covers every cookie in use.
+    """
+    expected = "text/html" if scenario.html else "application/json"
+    problems = []
+    with httpx.Client(base_url=base, timeout=60, follow_redirects=False) as http:
+        for reqs in lists:
+            req = reqs[0]
+            try:
+                resp = http.request(req.method, req.path, headers=req.headers)
+            except httpx.HTTPError as exc:
+                problems.append(f"{req.method} {req.path}: {type(exc).__name__} {exc}")
+                continue
+            kind = resp.headers.get("content-type", "")
+            if resp.status_code != 200 or not kind.startswith(expected):
+                where = resp.headers.get("location")
+                problems.append(
+                    f"{req.method} {req.path}: {resp.status_code} {kind}" + (f" -> {where}" if where else "")
+                )
+    return problems
+
+
 def verdict(scenario: Scenario, result: LoadResult) -> str:
     target = TARGETS[scenario.target]
     misses = []
@@ -203,6 +231,8 @@ def verdict(scenario: Scenario, result: LoadResult) -> str:
         misses.append(f"p99>{target.max_p99_ms:.0f}ms")
     if result.errors:
         misses.append("errors")
+    if any(note.startswith(NOT_200) for note in result.notes):
+        misses.append("not-200")
     return "ok" if not misses else "MISS " + ",".join(misses)
 
 
@@ -213,9 +243,10 @@ def run_load(
     args: argparse.Namespace,
     wrk: str | None,
     meter: CpuMeter,
-) -> tuple[list[dict[str, Any]], dict[str, Req]]:
+) -> tuple[list[dict[str, Any]], dict[str, Req], list[str]]:
     rows: list[dict[str, Any]] = []
     firsts: dict[str, Req] = {}
+    failed: list[str] = []
     print(
         "\nbg cpu: cores used by other processes meanwhile; cpu ms: server + database CPU per request; "
         "ceil/s: 2 cores / cpu ms,\nthe most this machine could serve with nothing else running "
@@ -234,6 +265,12 @@ def run_load(
             continue
         firsts[scenario.name] = lists[0][0]
         wait_idle(base)
+        if not scenario.write:
+            problems = wrong_answers(base, scenario, lists)
+            if problems:
+                failed.append(scenario.name)
+                print(f"{scenario.name:<26} FAILED, not measured: " + "; ".join(problems[:3]), flush=True)
+                continue
         if not scenario.write and args.warmup > 0:
             drive(lists, base, args.warmup, wrk)
             wait_idle(base)
@@ -242,9 +279,15 @@ def run_load(
         try:
             result = drive(lists, base, args.duration, wrk)
         except (RuntimeError, OSError) as exc:
+            failed.append(scenario.name)
             print(f"{scenario.name:<26} FAILED: {exc}", flush=True)
             continue
         end = meter.snapshot()
+        if not scenario.write:
+            problems = wrong_answers(base, scenario, lists)
+            if problems:
+                failed.append(scenario.name)
+                result.notes.append(f"{NOT_200} " + "; ".join(problems[:3]))
         background = meter.foreign_cores(start, end)
         cpu_per_request = meter.server_cpu_ms(start, end) / max(result.requests, 1)
         split = meter.worker_split(start, end)
@@ -279,7 +322,7 @@ def run_load(
             f"{row['cpu_bound_rps'] or 0:>8}{split:>8}  {row['verdict']} " + " ".join(result.notes),
             flush=True,
         )
-    return rows, firsts
+    return rows, firsts, failed
 
 
 def pg_backends(url: str) -> Callable[[], set[int]]:
@@ -334,7 +377,7 @@ def main() -> None:
         ctx = make_context(session, base, args.clients)
         session.commit()
         meter = CpuMeter(server_pid, pg_backends(url))
-        rows, firsts = run_load(ctx, selected(args.only), base, args, wrk, meter)
+        rows, firsts, failed = run_load(ctx, selected(args.only), base, args, wrk, meter)
         session.commit()
         ctx.session.expire_all()
         for scenario in ALL_SCENARIOS:  # the profile covers every scenario, run or not
@@ -344,12 +387,15 @@ def main() -> None:
                     firsts[scenario.name] = lists[0][0]
         session.rollback()
     figures["operations"] = rows
+    figures["failed"] = failed
     if not args.no_explain:
         top_for = {n.strip() for n in args.top_for.split(",") if n.strip()}
         report_profile(ctx, db, url, firsts, top_for, args.no_plans)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2, ensure_ascii=False))
     db.dispose()
+    if failed:  # after the profile and the plans, which are still worth having
+        raise SystemExit(f"failed: {', '.join(failed)}")
 
 
 def report_profile(

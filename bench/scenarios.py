@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 import httpx
 from sqlalchemy import select
@@ -26,6 +27,7 @@ from fixflow.catalogs.models import TicketType
 from fixflow.objects.models import ServiceObject
 from fixflow.tenants.models import Tenant
 from fixflow.tickets.models import Ticket
+from fixflow.webapp.web import CSRF_COOKIE, CSRF_FIELD, HOME_URL, LOGIN_URL, SESSION_COOKIE
 from fixflow.workflow.models import Stage, Transition
 from loadgen import Req
 
@@ -56,10 +58,15 @@ class Person:
     member_id: int
     company_id: int | None
     token: str = ""
+    cookie: str = ""  # the Cookie header of the customer app, as a signed-in browser sends it
 
     @property
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
+
+    @property
+    def browser(self) -> dict[str, str]:
+        return {"Cookie": self.cookie}
 
 
 @dataclass
@@ -84,6 +91,7 @@ class Scenario:
     target: str  # key of TARGETS
     build: Callable[[BenchContext], list[list[Req]]]
     write: bool = False  # one-shot requests: no warm-up pass
+    html: bool = False  # a customer-app page: every answer must be 200 text/html, not a redirect
 
 
 def _members_by_login(session: Session, logins: list[str]) -> dict[str, tuple[int, int | None]]:
@@ -114,10 +122,45 @@ def make_context(session: Session, base_url: str, clients: int) -> BenchContext:
             resp = http.post(f"{API}/auth/login", json={"login": person.login, "password": BENCH_PASSWORD})
             resp.raise_for_status()
             person.token = resp.json()["token"]
+        # The page scenarios' people also sign in through the customer app. Always, not only when page
+        # scenarios run: the in-process profile replays every scenario. Successful logins are not
+        # throttled (only failures count), so this needs no setting on the server.
+        web_people = [*logins[: 2 * clients], dispatcher_login()]
+        for login in web_people:
+            if login in people:
+                people[login].cookie = web_login(http, people[login])
     customers = [people[x] for x in logins[:clients] if x in people]
     admins = [people[x] for x in logins[clients : 2 * clients] if x in people]
     creators = [people[x] for x in logins[2 * clients : 3 * clients] if x in people] or customers
     return BenchContext(session, clients, tenant_id, customers, admins, people[dispatcher_login()], creators)
+
+
+def web_login(http: httpx.Client, person: Person) -> str:
+    """Sign in like a browser: the login page (anonymous CSRF cookie), then the form posted with it.
+
+    Returns the Cookie header the browser sends afterwards: the session and the CSRF cookie. Sending
+    the CSRF cookie too matters: without it every page would mint and set a new one, work a real
+    browser never causes.
+    """
+    http.cookies.clear()  # one client for everybody: nobody may inherit the previous person's session
+    page = http.get(LOGIN_URL)
+    csrf = page.cookies.get(CSRF_COOKIE)
+    if page.status_code != 200 or not csrf:
+        raise SystemExit(f"GET {LOGIN_URL}: {page.status_code}, CSRF cookie {'set' if csrf else 'missing'}")
+    # Anonymous forms use a double-submit cookie: the field carries the cookie's value.
+    resp = http.post(
+        LOGIN_URL,
+        data={CSRF_FIELD: csrf, "login": person.login, "password": BENCH_PASSWORD},
+        headers={"Cookie": f"{CSRF_COOKIE}={csrf}"},
+    )
+    session = resp.cookies.get(SESSION_COOKIE)
+    if resp.status_code != 303 or resp.headers.get("location") != HOME_URL or not session:
+        raise SystemExit(
+            f"POST {LOGIN_URL} as {person.login}: {resp.status_code} "
+            f"location={resp.headers.get('location')!r}, session cookie {'set' if session else 'missing'}"
+        )
+    http.cookies.clear()
+    return f"{CSRF_COOKIE}={csrf}; {SESSION_COOKIE}={session}"
 
 
 # ------------------------------------------------------------------------------------------- builders
@@ -273,10 +316,48 @@ SCENARIOS: list[Scenario] = [
     Scenario("transition", "write", _transition, write=True),
 ]
 
-# Hook for the customer-app pages (/app/…): add them here by name once they exist, e.g.
-#   Scenario("page_customer_mine", "list", _page("/app/tickets?view=mine", "customer")),
-# where ``_page`` builds requests like ``_tab`` but sends the web session cookie (log in through
-# POST /app/login and keep the ``Set-Cookie``) instead of the bearer token. ``--only page_`` runs them.
-PAGE_SCENARIOS: list[Scenario] = []
+# ------------------------------------------------------------------------------ customer-app pages
+
+
+def _page(path: str, who: str) -> Callable[[BenchContext], list[list[Req]]]:
+    """Like ``_tab``, but the server-rendered page, with the browser's session cookie."""
+
+    def build(ctx: BenchContext) -> list[list[Req]]:
+        people = {"customer": ctx.customers, "admin": ctx.admins, "dispatcher": [ctx.dispatcher]}[who]
+        return [[Req("GET", path, people[c % len(people)].browser)] for c in range(ctx.clients)]
+
+    return build
+
+
+def _page_search_customer(ctx: BenchContext) -> list[list[Req]]:
+    lists = []
+    for c in range(ctx.clients):
+        person = ctx.customers[c % len(ctx.customers)]
+        numbers = [t.number for t in _own_tickets(ctx, person, open_only=True)] or ["0000"]
+        lists.append([Req("GET", f"/app/tickets?tab=all&q={quote(n)}", person.browser) for n in numbers])
+    return lists
+
+
+def _page_detail_customer(ctx: BenchContext) -> list[list[Req]]:
+    lists = []
+    for c in range(ctx.clients):
+        person = ctx.customers[c % len(ctx.customers)]
+        ids = [t.id for t in _own_tickets(ctx, person, open_only=False)]
+        lists.append([Req("GET", f"/app/tickets/{i}", person.browser) for i in ids])
+    return lists
+
+
+# The customer app's HTML pages, the same reads as the API scenarios above (the tab pages also count
+# the tabs and fill the filter lists). ``--only page_`` runs them.
+PAGE_SCENARIOS: list[Scenario] = [
+    Scenario("page_customer_mine", "list", _page("/app/tickets?tab=mine", "customer"), html=True),
+    Scenario("page_customer_all", "list", _page("/app/tickets?tab=all", "customer"), html=True),
+    Scenario("page_customer_archive", "list", _page("/app/tickets?tab=archive", "customer"), html=True),
+    Scenario("page_customer_favorites", "list", _page("/app/tickets?tab=favorites", "customer"), html=True),
+    Scenario("page_customer_approval", "list", _page("/app/tickets?tab=approval", "customer"), html=True),
+    Scenario("page_customer_admin_all", "list", _page("/app/tickets?tab=all", "admin"), html=True),
+    Scenario("page_search_number_customer", "list", _page_search_customer, html=True),
+    Scenario("page_detail_customer", "detail", _page_detail_customer, html=True),
+]
 
 ALL_SCENARIOS = SCENARIOS + PAGE_SCENARIOS
