@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from fixflow.accounts.actor import Actor, MemberFacts, RoleGrant, build_actor
@@ -214,46 +214,50 @@ class Authenticated:
     auth_session: SessionRecord
 
 
+# Built once: authentication runs on every request, and building a select costs more than running it.
+_SESSION_LOOKUP = (
+    select(
+        AuthSession.id,
+        AuthSession.kind,
+        AuthSession.csrf_token,
+        AuthSession.expires_at,
+        AuthSession.revoked_at,
+        AuthSession.account_id,
+        Member.id.label("member_id"),
+        Member.tenant_id,
+        Member.last_name,
+        Member.first_name,
+        Member.patronymic,
+        Member.locale,
+        Member.is_mobile,
+        Member.banned.label("member_banned"),
+        Member.deleted_at,
+        Account.banned.label("account_banned"),
+        Tenant.config_version,
+        Role.id.label("role_id"),
+        Role.code.label("role_code"),
+        Role.is_staff,
+        Role.permissions,
+        Role.scopes,
+        MemberCompany.company_id,
+    )
+    .join(Member, Member.id == AuthSession.member_id)
+    .join(Account, Account.id == AuthSession.account_id)
+    .join(Tenant, Tenant.id == Member.tenant_id)
+    .outerjoin(MemberRole, MemberRole.member_id == Member.id)
+    .outerjoin(Role, Role.id == MemberRole.role_id)
+    .outerjoin(MemberCompany, MemberCompany.member_id == Member.id)
+    .where(AuthSession.token_hash == bindparam("token_hash"))
+)
+
+
 def resolve_session(session: Session, token: str) -> Authenticated:
     """The actor behind a token; revoked, expired, banned or deleted → 401.
 
     One statement: the session, member, account, the tenant's configuration version and one row per
     (role, company) of the member — authentication runs on every request.
     """
-    rows = session.execute(
-        select(
-            AuthSession.id,
-            AuthSession.kind,
-            AuthSession.csrf_token,
-            AuthSession.expires_at,
-            AuthSession.revoked_at,
-            AuthSession.account_id,
-            Member.id.label("member_id"),
-            Member.tenant_id,
-            Member.last_name,
-            Member.first_name,
-            Member.patronymic,
-            Member.locale,
-            Member.is_mobile,
-            Member.banned.label("member_banned"),
-            Member.deleted_at,
-            Account.banned.label("account_banned"),
-            Tenant.config_version,
-            Role.id.label("role_id"),
-            Role.code.label("role_code"),
-            Role.is_staff,
-            Role.permissions,
-            Role.scopes,
-            MemberCompany.company_id,
-        )
-        .join(Member, Member.id == AuthSession.member_id)
-        .join(Account, Account.id == AuthSession.account_id)
-        .join(Tenant, Tenant.id == Member.tenant_id)
-        .outerjoin(MemberRole, MemberRole.member_id == Member.id)
-        .outerjoin(Role, Role.id == MemberRole.role_id)
-        .outerjoin(MemberCompany, MemberCompany.member_id == Member.id)
-        .where(AuthSession.token_hash == token_digest(token))
-    ).all()
+    rows = session.execute(_SESSION_LOOKUP, {"token_hash": token_digest(token)}).all()
     if not rows:
         raise Unauthenticated("Please log in")
     first = rows[0]

@@ -35,7 +35,7 @@ class JSONResponse(_Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z)
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -89,7 +89,7 @@ def authenticated(request: Request, session: DbSession) -> Authenticated:
     return auth
 
 
-def current_actor(auth: Annotated[Authenticated, Depends(authenticated)]) -> Actor:
+async def current_actor(auth: Annotated[Authenticated, Depends(authenticated)]) -> Actor:
     return auth.actor
 
 
@@ -104,7 +104,7 @@ def _query_names(dependant: Dependant) -> set[str]:
     return names
 
 
-def reject_unknown_query(request: Request) -> None:
+async def reject_unknown_query(request: Request) -> None:
     """Unknown query parameters are refused, never silently ignored (spec/quality.md)."""
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
