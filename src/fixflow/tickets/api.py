@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fixflow.accounts.actor import Actor
+from fixflow.catalogs.refs import Ref
 from fixflow.core.errors import ValidationFailed
 from fixflow.core.http import CurrentActor, DbSession, JSONResponse, reject_unknown_query
 from fixflow.core.idempotency import create_once
@@ -19,7 +20,14 @@ from fixflow.tenants.models import Tenant
 from fixflow.tickets import schemas
 from fixflow.tickets.detail import TicketDetail, ticket_detail
 from fixflow.tickets.extensions import EXTENSIONS
-from fixflow.tickets.listing import COUNT_CAP, TicketFilters, count_views, is_overdue, list_tickets
+from fixflow.tickets.listing import (
+    COUNT_CAP,
+    TicketCard,
+    TicketFilters,
+    count_views,
+    is_overdue,
+    list_tickets,
+)
 from fixflow.tickets.models import Ticket, TicketHistory, TicketWork
 from fixflow.tickets.queries import TicketView
 from fixflow.tickets.service import (
@@ -109,6 +117,38 @@ def ticket_payload(session: Session, actor: Actor, detail: TicketDetail) -> dict
     return out.model_dump(mode="json", exclude=None if actor.is_staff else {"stage"})
 
 
+def _ref(ref: Ref | None) -> dict[str, Any] | None:
+    return None if ref is None else {"id": ref.id, "name": ref.name, "color": ref.color}
+
+
+def card_json(card: TicketCard, *, staff: bool) -> dict[str, Any]:
+    """A card as ``schemas.TicketCardOut`` documents it, built directly: lists are the hottest path.
+
+    Customers see the status only, never the stage: the key is absent, not null. Datetimes are left
+    to orjson (UTC with ``Z``, as pydantic writes them); ``test_card_json_matches_the_schema`` keeps
+    the two in step.
+    """
+    out: dict[str, Any] = {
+        "id": card.id,
+        "number": card.number,
+        "status": _ref(card.status),
+        "object": {"id": card.object.id, "name": card.object.name, "color": card.object.color},
+        "object_path": card.object_path,
+        "description": card.description,
+        "criticality": _ref(card.criticality),
+        "type": _ref(card.type),
+        "created_at": card.created_at,
+        "closed_at": card.closed_at,
+        "deadline": card.deadline,
+        "is_favorite": card.is_favorite,
+        "is_overdue": card.is_overdue,
+        "version": card.version,
+    }
+    if staff:
+        out["stage"] = _ref(card.stage)
+    return out
+
+
 def _render(session: Session, actor: Actor, ticket: Ticket, status_code: int = 200) -> JSONResponse:
     return JSONResponse(
         ticket_payload(session, actor, ticket_detail(session, actor, ticket)), status_code=status_code
@@ -141,11 +181,8 @@ def list_tickets_endpoint(
         q, status_id, object_id, type_id, criticality_id, created_from, created_to, overdue, field_filters
     )
     page = list_tickets(session, actor, view, filters, limit=limit, cursor=cursor)
-    exclude = None if actor.is_staff else {"items": {"__all__": {"stage"}}}
-    body = schemas.TicketPage(
-        items=[schemas.TicketCardOut.model_validate(c) for c in page.items], next_cursor=page.next_cursor
-    ).model_dump(mode="json", exclude=exclude)
-    return JSONResponse(body)
+    items = [card_json(c, staff=actor.is_staff) for c in page.items]
+    return JSONResponse({"items": items, "next_cursor": page.next_cursor})
 
 
 @router.get("/counts", response_model=schemas.CountsOut)
