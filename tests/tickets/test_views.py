@@ -473,3 +473,34 @@ def test_counts_match_the_lists(session: Session, sworld: World, mixed: dict[str
     counts = count_views(session, sworld.customer_a.actor)
     assert counts == {"mine": 3, "approval": 1, "all": 3, "favorites": 1, "archive": 1}
     assert awaiting.id in ids(session, sworld.customer_a.actor, TicketView.APPROVAL)
+
+
+def test_company_scope_pages_merge_every_branch_in_order(session: Session, sworld: World) -> None:
+    """A customer admin's pages are cut from per-branch index scans: nothing lost, doubled or misordered."""
+    own = [make_ticket(session, sworld, by="cadmin_a") for _ in range(3)]
+    colleague = [make_ticket(session, sworld, by="customer_a2") for _ in range(4)]
+    # filed by a colleague on another company's object: visible only through the colleague branch
+    elsewhere = [
+        make_ticket(
+            session, sworld, by="dispatcher", object_id=sworld.objects_b[1], initiator_id=sworld.customer_a.id
+        )
+        for _ in range(3)
+    ]
+    other_company = [make_ticket(session, sworld, by="customer_b") for _ in range(3)]
+    approving = other_company[0]
+    approving.approver_member_id = sworld.cadmin_a.id
+    session.flush()
+    actor = sworld.cadmin_a.actor
+    expected_open = sorted([t.id for t in own + colleague + elsewhere] + [approving.id], reverse=True)
+    for limit in (1, 2, 5, 100):
+        assert [i for p in pages(session, actor, TicketView.ALL, limit=limit) for i in p] == expected_open
+    closing = own + colleague[:2] + elsewhere[:1] + other_company[1:]
+    for t in closing:
+        t.closed_at = dt.datetime(2026, 3, 1, 12, 0, tzinfo=UTC) + dt.timedelta(minutes=t.id % 3)
+    session.flush()
+    visible_closed = [t for t in own + colleague[:2] + elsewhere[:1]]
+    expected_archive = [t.id for t in sorted(visible_closed, key=lambda t: (t.closed_at, t.id), reverse=True)]
+    for limit in (1, 2, 4, 100):
+        assert [
+            i for p in pages(session, actor, TicketView.ARCHIVE, limit=limit) for i in p
+        ] == expected_archive

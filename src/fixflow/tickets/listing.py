@@ -8,17 +8,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, tuple_, union
 from sqlalchemy.orm import Session, aliased
 
 from fixflow.accounts.actor import Actor
+from fixflow.accounts.permissions import Scope
 from fixflow.catalogs.refs import Ref, tenant_refs
 from fixflow.core.db import utcnow
 from fixflow.core.pagination import Page, check_limit, decode_cursor, encode_cursor, invalid_cursor
 from fixflow.objects.models import ServiceObject
 from fixflow.tickets.extensions import EXTENSIONS
 from fixflow.tickets.models import Favorite, Ticket
-from fixflow.tickets.queries import TicketView, view_predicate, visible_tickets_predicate
+from fixflow.tickets.queries import (
+    TicketView,
+    scope_branches,
+    tenant_conditions,
+    view_predicate,
+    visible_tickets_predicate,
+)
 
 NUMBER_LIKE = re.compile(r"^[0-9][0-9\-/]*$")
 COUNT_CAP = 999
@@ -162,25 +169,28 @@ def list_tickets(
 ) -> Page[TicketCard]:
     size = check_limit(limit)
     archive = view is TicketView.ARCHIVE
+    narrowing = [view_predicate(session, actor, view), *_filter_terms(session, actor, filters)]
+    if cursor:
+        narrowing.append(_after_cursor(cursor, archive=archive))
+    where = and_(visible_tickets_predicate(actor), *narrowing)
+    order = (Ticket.closed_at.desc(), Ticket.id.desc()) if archive else (Ticket.id.desc(),)
     stmt = (
         select(*_CARD_COLUMNS, _is_favorite(actor).label("is_favorite"))
         .join(ServiceObject, ServiceObject.id == Ticket.object_id)
-        .where(_where(session, actor, view, filters))
+        .where(where)
     )
-    if cursor:
-        if archive:
-            closed_iso, last_id = decode_cursor(cursor, arity=2, kinds=(str, int))
-            try:
-                closed = dt.datetime.fromisoformat(closed_iso)
-            except (TypeError, ValueError):
-                raise invalid_cursor() from None
-            if closed.tzinfo is None:
-                raise invalid_cursor()
-            stmt = stmt.where(tuple_(Ticket.closed_at, Ticket.id) < tuple_(closed, int(last_id)))
-        else:
-            (last_id,) = decode_cursor(cursor, arity=1, kinds=(int,))
-            stmt = stmt.where(Ticket.id < int(last_id))
-    order = (Ticket.closed_at.desc(), Ticket.id.desc()) if archive else (Ticket.id.desc(),)
+    branches = scope_branches(actor)
+    if branches and actor.has_scope(Scope.COMPANY):
+        # A company's tickets come from several indexes (company, colleagues, approvals); one OR over
+        # them makes PostgreSQL walk the tenant's whole open/closed range filtering. Instead each branch
+        # yields its own first page by its own index, and the page is cut from their union.
+        common = [*tenant_conditions(actor), *narrowing]
+        firsts = [
+            select(Ticket.id).where(*common, branch).order_by(*order).limit(size + 1).subquery()
+            for branch in branches
+        ]
+        candidates = union(*(select(first.c.id) for first in firsts))
+        stmt = stmt.where(Ticket.id.in_(candidates))
     rows: Sequence[Any] = session.execute(stmt.order_by(*order).limit(size + 1)).all()
     has_more = len(rows) > size
     rows = rows[:size]
@@ -192,6 +202,20 @@ def list_tickets(
             [last.closed_at.isoformat(), last.id] if archive and last.closed_at else [last.id]
         )
     return Page(items=cards, next_cursor=next_cursor)
+
+
+def _after_cursor(cursor: str, *, archive: bool) -> ColumnElement[bool]:
+    if archive:
+        closed_iso, last_id = decode_cursor(cursor, arity=2, kinds=(str, int))
+        try:
+            closed = dt.datetime.fromisoformat(closed_iso)
+        except (TypeError, ValueError):
+            raise invalid_cursor() from None
+        if closed.tzinfo is None:
+            raise invalid_cursor()
+        return tuple_(Ticket.closed_at, Ticket.id) < tuple_(closed, int(last_id))
+    (last_id,) = decode_cursor(cursor, arity=1, kinds=(int,))
+    return Ticket.id < int(last_id)
 
 
 # What a card shows, as columns: a list never loads whole tickets or objects.

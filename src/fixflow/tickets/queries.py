@@ -39,15 +39,11 @@ def _is_assigned(actor: Actor) -> ColumnElement[bool]:
     return exists().where(TicketExecutor.ticket_id == Ticket.id, TicketExecutor.member_id == actor.member_id)
 
 
-def _in_my_companies(actor: Actor) -> ColumnElement[bool]:
-    if not actor.company_ids:
-        return false()
-    colleagues: Any = actor.colleague_ids
-    if colleagues is None:
-        colleagues = select(MemberCompany.member_id).where(MemberCompany.company_id.in_(actor.company_ids))
-    else:
-        colleagues = sorted(colleagues)
-    return or_(Ticket.company_id.in_(actor.company_ids), Ticket.initiator_id.in_(colleagues))
+def _colleagues(actor: Actor) -> Any:
+    """Members of the actor's companies: a literal list when the actor carries one (see Actor)."""
+    if actor.colleague_ids is not None:
+        return sorted(actor.colleague_ids)
+    return select(MemberCompany.member_id).where(MemberCompany.company_id.in_(actor.company_ids))
 
 
 def _unassigned_new() -> ColumnElement[bool]:
@@ -55,27 +51,44 @@ def _unassigned_new() -> ColumnElement[bool]:
     return and_(~exists().where(TicketExecutor.ticket_id == Ticket.id), Ticket.stage_id.in_(start_stages))
 
 
-def visible_tickets_predicate(actor: Actor) -> ColumnElement[bool]:
-    """Tenant isolation, soft deletion and the union of the actor's ticket scopes."""
-    scope_terms: list[ColumnElement[bool]] = []
+def scope_branches(actor: Actor) -> list[ColumnElement[bool]] | None:
+    """The actor's ticket scopes as separate terms, each one an index can serve; None means all tickets.
+
+    A ticket is visible when it matches any branch (and :func:`tenant_conditions`). Lists may run the
+    branches as separate index scans and merge them (see ``tickets.listing``); everything else ORs them.
+    """
     if actor.has_scope(Scope.ALL):
-        scope_terms.append(true())
-    else:
-        if actor.has_scope(Scope.OWN):
-            scope_terms.append(Ticket.initiator_id == actor.member_id)
-        if actor.has_scope(Scope.APPROVAL):
-            scope_terms.append(_is_approver(actor))
-        if actor.has_scope(Scope.COMPANY):
-            scope_terms.append(_in_my_companies(actor))
-        if actor.has_scope(Scope.ASSIGNED):
-            scope_terms.append(_is_assigned(actor))
-        if actor.has_scope(Scope.UNASSIGNED_NEW):
-            scope_terms.append(_unassigned_new())
+        return None
+    branches: list[ColumnElement[bool]] = []
+    if actor.has_scope(Scope.OWN):
+        branches.append(Ticket.initiator_id == actor.member_id)
+    if actor.has_scope(Scope.APPROVAL):
+        branches.append(Ticket.approver_member_id == actor.member_id)
+        if actor.role_ids:
+            branches.append(Ticket.approver_role_id.in_(sorted(actor.role_ids)))
+    if actor.has_scope(Scope.COMPANY) and actor.company_ids:
+        branches.append(Ticket.company_id.in_(sorted(actor.company_ids)))
+        branches.append(Ticket.initiator_id.in_(_colleagues(actor)))
+    if actor.has_scope(Scope.ASSIGNED):
+        branches.append(_is_assigned(actor))
+    if actor.has_scope(Scope.UNASSIGNED_NEW):
+        branches.append(_unassigned_new())
+    return branches
+
+
+def tenant_conditions(actor: Actor) -> list[ColumnElement[bool]]:
+    """Tenant isolation and soft deletion, the part of visibility every branch shares."""
     conditions: list[ColumnElement[bool]] = [Ticket.tenant_id == actor.tenant_id]
     if not actor.can(Permission.TICKET_VIEW_DELETED):
         conditions.append(Ticket.deleted_at.is_(None))
-    conditions.append(or_(*scope_terms) if scope_terms else false())
-    return and_(*conditions)
+    return conditions
+
+
+def visible_tickets_predicate(actor: Actor) -> ColumnElement[bool]:
+    """Tenant isolation, soft deletion and the union of the actor's ticket scopes."""
+    branches = scope_branches(actor)
+    scope = true() if branches is None else (or_(*branches) if branches else false())
+    return and_(*tenant_conditions(actor), scope)
 
 
 def visible_tickets(actor: Actor) -> Select[Ticket]:
