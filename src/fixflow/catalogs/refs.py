@@ -29,6 +29,10 @@ class TenantRefs:
     types: dict[int, Ref]
     work_types: dict[int, Ref]
     criticalities: dict[int, Ref]
+    # Filter choices in display order, and every colour for the CSS palette.
+    published_types: tuple[Ref, ...]
+    criticalities_in_order: tuple[Ref, ...]
+    colors: frozenset[str]
 
 
 def tenant_refs(session: Session, tenant_id: int) -> TenantRefs:
@@ -38,7 +42,7 @@ def tenant_refs(session: Session, tenant_id: int) -> TenantRefs:
 def _load(session: Session, tenant_id: int) -> TenantRefs:
     statuses = session.execute(
         select(Status.id, Status.name, Status.color).where(Status.tenant_id == tenant_id).order_by(Status.id)
-    )
+    ).all()
     stages = session.execute(
         select(Stage.id, Stage.name, Stage.color).where(Stage.tenant_id == tenant_id).order_by(Stage.id)
     )
@@ -53,12 +57,15 @@ def _load(session: Session, tenant_id: int) -> TenantRefs:
     criticalities = session.execute(
         select(Criticality.id, Criticality.name, Criticality.color)
         .where(Criticality.tenant_id == tenant_id)
-        .order_by(Criticality.id)
-    )
+        .order_by(Criticality.sort_order, Criticality.id)
+    ).all()
     return TenantRefs(
         statuses={r.id: Ref(r.id, r.name, r.color) for r in statuses},
         stages={r.id: Ref(r.id, r.name, r.color) for r in stages},
         types={r.id: Ref(r.id, r.name) for r in types},
         work_types={r.id: Ref(r.id, r.name) for r in work_types},
         criticalities={r.id: Ref(r.id, r.name, r.color) for r in criticalities},
+        published_types=tuple(Ref(r.id, r.name) for r in types if r.published),
+        criticalities_in_order=tuple(Ref(r.id, r.name, r.color) for r in criticalities),
+        colors=frozenset(r.color for r in (*statuses, *criticalities) if r.color),
     )

@@ -35,7 +35,8 @@ def color_class(value: str | None) -> str:
     return f"c-{color[1:]}" if color else "c-none"
 
 
-def palette_css(colors: set[str]) -> str:
+@lru_cache(maxsize=256)
+def palette_css(colors: frozenset[str]) -> str:
     """``.c-2196f3{--c:#2196f3}`` rules so coloured labels need no ``style=`` attributes."""
     rules = sorted({f".{color_class(c)}{{--c:{safe_color(c)}}}" for c in colors if safe_color(c)})
     return "".join(rules)

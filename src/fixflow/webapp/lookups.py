@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from fixflow.accounts.actor import Actor
 from fixflow.accounts.models import Account, Member
-from fixflow.catalogs.models import Criticality, WorkType
+from fixflow.catalogs.models import WorkType
+from fixflow.catalogs.refs import Ref, tenant_refs
 from fixflow.objects.models import ServiceObject
 from fixflow.objects.queries import (
     effective_address,
@@ -26,24 +27,19 @@ from fixflow.objects.queries import (
 )
 from fixflow.tickets.models import Ticket
 from fixflow.tickets.works import list_works
-from fixflow.workflow.models import Status
 
 LEVEL_LIMIT = 200
 SEARCH_LIMIT = 50
 FILTER_OBJECTS_LIMIT = 300
 
 
-def tenant_colors(session: Session, tenant_id: int) -> set[str]:
-    """Every status and criticality colour of the tenant (a handful of rows), for the CSS palette."""
-    statuses = select(Status.color).where(Status.tenant_id == tenant_id)
-    criticalities = select(Criticality.color).where(Criticality.tenant_id == tenant_id)
-    return {c for c in session.scalars(statuses.union(criticalities)) if c}
+def tenant_colors(session: Session, tenant_id: int) -> frozenset[str]:
+    """Every status and criticality colour of the tenant, for the CSS palette."""
+    return tenant_refs(session, tenant_id).colors
 
 
-def statuses_for(session: Session, actor: Actor) -> list[Status]:
-    return list(
-        session.scalars(select(Status).where(Status.tenant_id == actor.tenant_id).order_by(Status.id))
-    )
+def statuses_for(session: Session, actor: Actor) -> list[Ref]:
+    return list(tenant_refs(session, actor.tenant_id).statuses.values())
 
 
 @dataclass(frozen=True)
@@ -55,16 +51,21 @@ class ObjectOption:
 
 def objects_for_filter(session: Session, actor: Actor) -> list[ObjectOption]:
     """The first objects of the visible tree in tree order (materialised paths sort parents first)."""
-    rows = list(
-        session.scalars(
-            select(ServiceObject)
-            .where(visible_objects_predicate(actor))
-            .order_by(ServiceObject.path)
-            .limit(FILTER_OBJECTS_LIMIT)
+    rows = session.execute(
+        select(ServiceObject.id, ServiceObject.name, ServiceObject.path)
+        .where(visible_objects_predicate(actor))
+        .order_by(ServiceObject.path)
+        .limit(FILTER_OBJECTS_LIMIT)
+    ).all()
+    shown = {r.id for r in rows}
+    return [
+        ObjectOption(
+            r.id,
+            r.name,
+            sum(1 for a in r.path.strip("/").split("/") if a and int(a) in shown and int(a) != r.id),
         )
-    )
-    shown = {o.id for o in rows}
-    return [ObjectOption(o.id, o.name, sum(1 for a in o.ancestor_ids if a in shown)) for o in rows]
+        for r in rows
+    ]
 
 
 @dataclass(frozen=True)

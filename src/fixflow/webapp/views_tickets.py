@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from fixflow.catalogs.queries import criticalities_for, ticket_types_for
+from fixflow.catalogs.refs import tenant_refs
 from fixflow.core.i18n import N_
 from fixflow.tickets.listing import COUNT_CAP, TicketFilters, count_views, list_tickets
 from fixflow.tickets.queries import TicketView
@@ -107,6 +107,6 @@ def tickets_page(
         is_continuation=bool(cursor),
         statuses=statuses_for(session, actor),
         object_options=objects_for_filter(session, actor),
-        ticket_types=ticket_types_for(session, actor),
-        criticalities=criticalities_for(session, actor),
+        ticket_types=tenant_refs(session, actor.tenant_id).published_types,
+        criticalities=tenant_refs(session, actor.tenant_id).criticalities_in_order,
     )

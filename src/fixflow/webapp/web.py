@@ -153,7 +153,9 @@ class Web:
         return response
 
     def context(self, palette: bool = True) -> dict[str, Any]:
-        colors = tenant_colors(self.session, self.auth.actor.tenant_id) if palette and self.auth else set()
+        colors = (
+            tenant_colors(self.session, self.auth.actor.tenant_id) if palette and self.auth else frozenset()
+        )
         return {
             "web": self,
             "actor": self.auth.actor if self.auth else None,
