@@ -68,7 +68,7 @@ def _common_path_prefix(paths: list[str]) -> str:
 def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     load_features()
-    database = db or Database(settings.database_url)
+    database = db or Database(settings.database_url, pool_pre_ping=settings.database_pre_ping)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -18,6 +18,10 @@ class Settings(BaseSettings):
     env: Literal["development", "production", "test"] = "development"
     data_dir: Path = Path("data")
     database_url: str = ""
+    # Test each pooled PostgreSQL connection with a round trip before use. Off by default: it costs a
+    # round trip per request, and without it a database restart fails one request per process (the
+    # pool is then discarded and rebuilt). Turn it on behind proxies that drop idle connections.
+    database_pre_ping: bool = False
     secret_key: str = DEV_SECRET
     base_url: str = "http://127.0.0.1:8000"
     default_locale: Literal["ru", "en"] = "ru"

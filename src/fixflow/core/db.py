@@ -97,7 +97,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if "poolclass" not in kwargs:
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 10)
-    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_pre_ping", False)
     return create_engine(url, **kwargs)
 
 
@@ -129,8 +129,8 @@ class Database:
         lock upgrade; readers stay concurrent under WAL.
         """
         session = self.session_factory()
-        if write and self.dialect == "sqlite":
-            session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+        if write:
+            self.begin_write(session)
         try:
             yield session
             session.commit()
@@ -139,6 +139,11 @@ class Database:
             raise
         finally:
             session.close()
+
+    def begin_write(self, session: Session) -> None:
+        """Start a unit of work that will write (on SQLite: take the write lock at BEGIN)."""
+        if self.dialect == "sqlite":
+            session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
 
     def dispose(self) -> None:
         self.engine.dispose()

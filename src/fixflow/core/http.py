@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 import orjson
@@ -11,6 +11,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response as _Response
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fixflow.accounts.actor import Actor
@@ -48,25 +49,38 @@ def get_database(request: Request) -> Database:
     return db
 
 
-def _db_session(request: Request, write: bool) -> Iterator[Session]:
+async def write_session(request: Request) -> AsyncIterator[Session]:
+    """The boundary owns the transaction: commit when the endpoint returns, roll back on error.
+
+    Async so that opening the session (no I/O on PostgreSQL) costs no thread-pool hop; what touches
+    the database — SQLite's BEGIN IMMEDIATE for writes, commit, rollback — runs in the pool.
+    """
     db = get_database(request)
-    with db.session(write=write) as session:
-        try:
-            yield session
-        except DomainError as exc:
-            if exc.keep_changes:
-                session.commit()
-            raise
+    session = db.session_factory()
+    try:
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            await run_in_threadpool(db.begin_write, session)
+        yield session
+        await run_in_threadpool(_finish, session, True)
+    except DomainError as exc:
+        await run_in_threadpool(_finish, session, exc.keep_changes)
+        raise
+    except BaseException:
+        await run_in_threadpool(_finish, session, False)
+        raise
 
 
-def read_session(request: Request) -> Iterator[Session]:
-    """A read-only unit of work (rolled back or committed at the end of the endpoint)."""
-    yield from _db_session(request, write=False)
-
-
-def write_session(request: Request) -> Iterator[Session]:
-    """The boundary owns the transaction: commit when the endpoint returns, roll back on error."""
-    yield from _db_session(request, write=request.method not in ("GET", "HEAD", "OPTIONS"))
+def _finish(session: Session, commit: bool) -> None:
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
 
 
 DbSession = Annotated[Session, Depends(write_session, scope="function")]
