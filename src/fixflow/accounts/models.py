@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from fixflow.core.configcache import TenantConfiguration
 from fixflow.core.db import Base, fk, id_column, tenant_fk, utcnow
 
 
@@ -24,7 +25,7 @@ class Account(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class Role(Base):
+class Role(TenantConfiguration, Base):
     __tablename__ = "roles"
     __table_args__ = (UniqueConstraint("tenant_id", "code"),)
 

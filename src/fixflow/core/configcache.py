@@ -19,7 +19,7 @@ from collections.abc import Callable, Hashable
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import column, event, select, table, update
-from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 
 T = TypeVar("T")
 
@@ -107,6 +107,17 @@ def mark_config_changed(session: Session, tenant_ids: set[int]) -> None:
 def _bump_on_flush(session: Session, _flush: UOWTransaction) -> None:
     # In after_flush the new/dirty/deleted collections still describe what this flush wrote.
     mark_config_changed(session, _changed_tenants(session))
+
+
+def forget_unit_of_work_memo(session: Session) -> None:
+    session.info.pop(_MEMO, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_after_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    # A rolled-back savepoint may have held configuration the memo still shows.
+    if transaction.nested:
+        forget_unit_of_work_memo(session)
 
 
 @event.listens_for(Session, "after_commit")

@@ -14,8 +14,9 @@ A field is required to *enter* a stage when any role's level there is `required`
 single role to ask). Objects and companies have no matrix: their fields are visible to whoever sees
 the owner and written by staff allowed to manage it.
 
-The loaded configuration is cached on the session for the current transaction (`load_config`), so a
-request that validates and then renders a ticket reads it once; writes here call `forget_config`.
+The loaded configuration is cached per process and tenant configuration version (`load_config`, see
+`fixflow.core.configcache`): definitions and matrix cells bump the version when written, so a request
+reads it from the database only after a change.
 """
 
 from __future__ import annotations
@@ -24,15 +25,14 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import case, event, literal, null, select, union_all
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy import case, literal, null, select, union_all
+from sqlalchemy.orm import Session
 
 from fixflow.accounts.models import Role
+from fixflow.core.configcache import config_cached, forget_unit_of_work_memo
 from fixflow.fields.models import FieldAccess, FieldDefinition, FieldEntity
 from fixflow.fields.types import FieldSpec, spec_from_dict
 from fixflow.workflow.models import Stage
-
-_CACHE_KEY = "fixflow.fields.config"
 
 
 class Level(enum.StrEnum):
@@ -143,15 +143,12 @@ class FieldConfig:
 
 
 def load_config(session: Session, tenant_id: int) -> FieldConfig:
-    cache: dict[int, FieldConfig] = session.info.setdefault(_CACHE_KEY, {})
-    config = cache.get(tenant_id)
-    if config is None:
-        config = cache[tenant_id] = _load(session, tenant_id)
-    return config
+    """The tenant's field configuration (cached per configuration version; treat it as read-only)."""
+    return config_cached(session, tenant_id, "fields", lambda: _load(session, tenant_id))
 
 
 def forget_config(session: Session) -> None:
-    session.info.pop(_CACHE_KEY, None)
+    forget_unit_of_work_memo(session)
 
 
 def _load(session: Session, tenant_id: int) -> FieldConfig:
@@ -185,13 +182,3 @@ def _load(session: Session, tenant_id: int) -> FieldConfig:
         else:
             config.cancellation_stages[int(first)] = value == "1"
     return config
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _drop_cache(session: Session, transaction: SessionTransaction) -> None:
-    """Configuration read in one transaction is not trusted in the next (or after a savepoint).
-
-    Flushes run in subtransactions that end all the time; they keep the cache.
-    """
-    if transaction.parent is None or transaction.nested:
-        session.info.pop(_CACHE_KEY, None)
