@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, tuple_, union
+from sqlalchemy import ColumnElement, and_, bindparam, exists, func, or_, select, tuple_, union
 from sqlalchemy.orm import Session, aliased
 
 from fixflow.accounts.actor import Actor
-from fixflow.accounts.permissions import Scope
 from fixflow.catalogs.refs import Ref, tenant_refs
 from fixflow.core.db import utcnow
 from fixflow.core.pagination import Page, check_limit, decode_cursor, encode_cursor, invalid_cursor
@@ -21,10 +20,15 @@ from fixflow.tickets.extensions import EXTENSIONS
 from fixflow.tickets.models import Favorite, Ticket
 from fixflow.tickets.queries import (
     TicketView,
-    scope_branches,
-    tenant_conditions,
-    view_predicate,
-    visible_tickets_predicate,
+    VisibilityShape,
+    approval_possible,
+    branches_of,
+    tenant_terms,
+    view_params,
+    view_term,
+    visibility_of,
+    visibility_params,
+    visibility_shape,
 )
 
 NUMBER_LIKE = re.compile(r"^[0-9][0-9\-/]*$")
@@ -71,41 +75,73 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _search(q: str) -> ColumnElement[bool]:
-    q = q.strip()
-    if NUMBER_LIKE.match(q):
+def _filter_params(filters: TicketFilters) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    q = (filters.q or "").strip()
+    if q and NUMBER_LIKE.match(q):
+        params["f_number_prefix"] = f"{_escape_like(q)}%"
+    elif q:
+        params["f_text"] = f"%{_escape_like(q.lower())}%"
+        params["f_number_part"] = f"%{_escape_like(q)}%"
+    for name in ("status_id", "type_id", "criticality_id", "created_from", "created_to"):
+        value = getattr(filters, name)
+        if value is not None:
+            params[f"f_{name}"] = value
+    return params
+
+
+def _cacheable(filters: TicketFilters) -> bool:
+    """Filters whose terms depend only on :func:`_filter_params` (the rest read the database or the clock)."""
+    return filters.object_id is None and filters.overdue is None and not filters.field_filters
+
+
+def _search_terms(params: dict[str, Any]) -> list[ColumnElement[bool]]:
+    if "f_number_prefix" in params:
         # Number search stays an index range scan on (tenant_id, number).
-        return Ticket.number.like(f"{_escape_like(q)}%", escape="\\")
-    pattern = f"%{_escape_like(q.lower())}%"
+        return [Ticket.number.like(bindparam("f_number_prefix", params["f_number_prefix"]), escape="\\")]
+    if "f_text" not in params:
+        return []
+    text: Any = bindparam("f_text", params["f_text"])
     # Lists also join ServiceObject; an alias keeps this subquery correlated to Ticket only.
     obj = aliased(ServiceObject)
     object_match = (
         select(obj.id)
-        .where(obj.id == Ticket.object_id, func.lower(obj.name).like(pattern, escape="\\"))
+        .where(obj.id == Ticket.object_id, func.lower(obj.name).like(text, escape="\\"))
         .exists()
     )
-    return or_(
-        func.lower(Ticket.description).like(pattern, escape="\\"),
-        func.lower(Ticket.address).like(pattern, escape="\\"),
-        Ticket.number.like(f"%{_escape_like(q)}%", escape="\\"),
-        object_match,
-    )
+    return [
+        or_(
+            func.lower(Ticket.description).like(text, escape="\\"),
+            func.lower(Ticket.address).like(text, escape="\\"),
+            Ticket.number.like(bindparam("f_number_part", params["f_number_part"]), escape="\\"),
+            object_match,
+        )
+    ]
 
 
-def _filter_terms(session: Session, actor: Actor, filters: TicketFilters) -> list[ColumnElement[bool]]:
+def _filter_terms(params: dict[str, Any]) -> list[ColumnElement[bool]]:
+    def value(name: str, column: Any) -> Any:  # typed like its column (UTC datetimes on SQLite)
+        return bindparam(name, params[name], type_=column.type)
+
+    terms = _search_terms(params)
+    if "f_status_id" in params:
+        terms.append(Ticket.status_id == value("f_status_id", Ticket.status_id))
+    if "f_type_id" in params:
+        terms.append(Ticket.type_id == value("f_type_id", Ticket.type_id))
+    if "f_criticality_id" in params:
+        terms.append(Ticket.criticality_id == value("f_criticality_id", Ticket.criticality_id))
+    if "f_created_from" in params:
+        terms.append(Ticket.created_at >= value("f_created_from", Ticket.created_at))
+    if "f_created_to" in params:
+        terms.append(Ticket.created_at < value("f_created_to", Ticket.created_at))
+    return terms
+
+
+def _uncached_filter_terms(
+    session: Session, actor: Actor, filters: TicketFilters
+) -> list[ColumnElement[bool]]:
+    """Filters that read the database or the clock while building: never part of a cached statement."""
     terms: list[ColumnElement[bool]] = []
-    if filters.q and filters.q.strip():
-        terms.append(_search(filters.q))
-    if filters.status_id is not None:
-        terms.append(Ticket.status_id == filters.status_id)
-    if filters.type_id is not None:
-        terms.append(Ticket.type_id == filters.type_id)
-    if filters.criticality_id is not None:
-        terms.append(Ticket.criticality_id == filters.criticality_id)
-    if filters.created_from is not None:
-        terms.append(Ticket.created_at >= filters.created_from)
-    if filters.created_to is not None:
-        terms.append(Ticket.created_at < filters.created_to)
     if filters.overdue is not None:
         terms.append(overdue_predicate() if filters.overdue else ~overdue_predicate())
     if filters.field_filters:
@@ -151,11 +187,33 @@ def _overdue(
 
 
 def _where(session: Session, actor: Actor, view: TicketView, filters: TicketFilters) -> ColumnElement[bool]:
+    shape, params = visibility_shape(actor), _params(session, actor, view, filters)
     return and_(
-        visible_tickets_predicate(actor),
-        view_predicate(session, actor, view),
-        *_filter_terms(session, actor, filters),
+        visibility_of(shape, params),
+        view_term(view, shape, params),
+        *_filter_terms(params),
+        *_uncached_filter_terms(session, actor, filters),
     )
+
+
+def _params(session: Session, actor: Actor, view: TicketView, filters: TicketFilters) -> dict[str, Any]:
+    return {**visibility_params(actor), **view_params(session, actor, view), **_filter_params(filters)}
+
+
+# Statements by shape (see ``tickets.queries``): building one and computing its cache key costs more
+# than running it, and actors of one shape differ only in parameters. Shapes are few; the bound keeps a
+# pathological mix of filters from growing the dict without limit.
+_STATEMENTS: dict[Hashable, Any] = {}
+_MAX_STATEMENTS = 2048
+
+
+def _statement(key: Hashable, build: Callable[[], Any]) -> Any:
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        if len(_STATEMENTS) >= _MAX_STATEMENTS:
+            _STATEMENTS.clear()
+        stmt = _STATEMENTS[key] = build()
+    return stmt
 
 
 def list_tickets(
@@ -169,29 +227,20 @@ def list_tickets(
 ) -> Page[TicketCard]:
     size = check_limit(limit)
     archive = view is TicketView.ARCHIVE
-    narrowing = [view_predicate(session, actor, view), *_filter_terms(session, actor, filters)]
+    shape = visibility_shape(actor)
+    params = _params(session, actor, view, filters)
     if cursor:
-        narrowing.append(_after_cursor(cursor, archive=archive))
-    where = and_(visible_tickets_predicate(actor), *narrowing)
-    order = (Ticket.closed_at.desc(), Ticket.id.desc()) if archive else (Ticket.id.desc(),)
-    stmt = (
-        select(*_CARD_COLUMNS, _is_favorite(actor).label("is_favorite"))
-        .join(ServiceObject, ServiceObject.id == Ticket.object_id)
-        .where(where)
-    )
-    branches = scope_branches(actor)
-    if branches and actor.has_scope(Scope.COMPANY):
-        # A company's tickets come from several indexes (company, colleagues, approvals); one OR over
-        # them makes PostgreSQL walk the tenant's whole open/closed range filtering. Instead each branch
-        # yields its own first page by its own index, and the page is cut from their union.
-        common = [*tenant_conditions(actor), *narrowing]
-        firsts = [
-            select(Ticket.id).where(*common, branch).order_by(*order).limit(size + 1).subquery()
-            for branch in branches
-        ]
-        candidates = union(*(select(first.c.id) for first in firsts))
-        stmt = stmt.where(Ticket.id.in_(candidates))
-    rows: Sequence[Any] = session.execute(stmt.order_by(*order).limit(size + 1)).all()
+        params.update(_cursor_params(cursor, archive=archive))
+
+    def build() -> Any:
+        return _list_statement(session, actor, view, filters, shape, params, size)
+
+    if _cacheable(filters):
+        key = ("list", shape, view, approval_possible(params), frozenset(params), size)
+        stmt = _statement(key, build)
+    else:
+        stmt = build()
+    rows: Sequence[Any] = session.execute(stmt, params).all()
     has_more = len(rows) > size
     rows = rows[:size]
     cards = _cards(session, actor, rows)
@@ -204,7 +253,7 @@ def list_tickets(
     return Page(items=cards, next_cursor=next_cursor)
 
 
-def _after_cursor(cursor: str, *, archive: bool) -> ColumnElement[bool]:
+def _cursor_params(cursor: str, *, archive: bool) -> dict[str, Any]:
     if archive:
         closed_iso, last_id = decode_cursor(cursor, arity=2, kinds=(str, int))
         try:
@@ -213,9 +262,54 @@ def _after_cursor(cursor: str, *, archive: bool) -> ColumnElement[bool]:
             raise invalid_cursor() from None
         if closed.tzinfo is None:
             raise invalid_cursor()
-        return tuple_(Ticket.closed_at, Ticket.id) < tuple_(closed, int(last_id))
+        return {"c_closed": closed, "c_id": int(last_id)}
     (last_id,) = decode_cursor(cursor, arity=1, kinds=(int,))
-    return Ticket.id < int(last_id)
+    return {"c_id": int(last_id)}
+
+
+def _list_statement(
+    session: Session,
+    actor: Actor,
+    view: TicketView,
+    filters: TicketFilters,
+    shape: VisibilityShape,
+    params: dict[str, Any],
+    size: int,
+) -> Any:
+    """The page query; ids come from ``params`` only (it may serve every actor of this shape)."""
+    archive = view is TicketView.ARCHIVE
+    narrowing = [
+        view_term(view, shape, params),
+        *_filter_terms(params),
+        *_uncached_filter_terms(session, actor, filters),
+    ]
+    if "c_id" in params:
+        last_id: Any = bindparam("c_id", params["c_id"])
+        if archive:
+            closed = bindparam("c_closed", params["c_closed"], type_=Ticket.closed_at.type)
+            narrowing.append(tuple_(Ticket.closed_at, Ticket.id) < tuple_(closed, last_id))
+        else:
+            narrowing.append(Ticket.id < last_id)
+    order = (Ticket.closed_at.desc(), Ticket.id.desc()) if archive else (Ticket.id.desc(),)
+    me: Any = bindparam("v_me", params["v_me"])
+    favorite = exists().where(Favorite.member_id == me, Favorite.ticket_id == Ticket.id)
+    stmt = (
+        select(*_CARD_COLUMNS, favorite.label("is_favorite"))
+        .join(ServiceObject, ServiceObject.id == Ticket.object_id)
+        .where(visibility_of(shape, params), *narrowing)
+    )
+    branches = branches_of(shape, params)
+    if branches and shape.company:
+        # A company's tickets come from several indexes (company, colleagues, approvals); one OR over
+        # them makes PostgreSQL walk the tenant's whole open/closed range filtering. Instead each branch
+        # yields its own first page by its own index, and the page is cut from their union.
+        common = [*tenant_terms(shape, params), *narrowing]
+        firsts = [
+            select(Ticket.id).where(*common, branch).order_by(*order).limit(size + 1).subquery()
+            for branch in branches
+        ]
+        stmt = stmt.where(Ticket.id.in_(union(*(select(first.c.id) for first in firsts))))
+    return stmt.order_by(*order).limit(size + 1)
 
 
 # What a card shows, as columns: a list never loads whole tickets or objects.
@@ -238,8 +332,9 @@ _CARD_COLUMNS = (
 )
 
 
-def _is_favorite(actor: Actor) -> ColumnElement[bool]:
-    return exists().where(Favorite.member_id == actor.member_id, Favorite.ticket_id == Ticket.id)
+_OBJECT_NAMES = select(ServiceObject.id, ServiceObject.name).where(
+    ServiceObject.id.in_(bindparam("ids", expanding=True))
+)
 
 
 def _ancestor_ids(object_id: int, path: str) -> list[int]:
@@ -255,9 +350,7 @@ def _cards(session: Session, actor: Actor, rows: Sequence[Any]) -> list[TicketCa
     wanted = {a for ids in ancestry.values() for a in ids}
     names: dict[int, str] = {}
     if wanted:
-        found = session.execute(
-            select(ServiceObject.id, ServiceObject.name).where(ServiceObject.id.in_(wanted))
-        )
+        found = session.execute(_OBJECT_NAMES, {"ids": sorted(wanted)})
         names = {object_id: name for object_id, name in found}
     now = utcnow()
     cards = []
@@ -286,11 +379,19 @@ def _cards(session: Session, actor: Actor, rows: Sequence[Any]) -> list[TicketCa
 
 def count_views(session: Session, actor: Actor) -> dict[str, int]:
     """One number per tab in one round trip, each capped at COUNT_CAP+1 so no counter scans a table."""
-    counters = []
-    for view in TicketView:
-        capped = select(Ticket.id).where(_where(session, actor, view, TicketFilters())).limit(COUNT_CAP + 1)
-        counters.append(
-            select(func.count()).select_from(capped.subquery()).scalar_subquery().label(view.value)
-        )
-    row = session.execute(select(*counters)).one()
+    shape = visibility_shape(actor)
+    params = {**visibility_params(actor), **view_params(session, actor, TicketView.APPROVAL)}
+
+    def build() -> Any:
+        counters = []
+        for view in TicketView:
+            where = and_(visibility_of(shape, params), view_term(view, shape, params))
+            capped = select(Ticket.id).where(where).limit(COUNT_CAP + 1)
+            counters.append(
+                select(func.count()).select_from(capped.subquery()).scalar_subquery().label(view.value)
+            )
+        return select(*counters)
+
+    stmt = _statement(("counts", shape, approval_possible(params)), build)
+    row = session.execute(stmt, params).one()
     return {view.value: int(row._mapping[view.value]) for view in TicketView}

@@ -7,9 +7,10 @@ Every read path — lists, counters, detail, search, history, live updates — g
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from fixflow.accounts.actor import Actor
@@ -28,22 +29,68 @@ class TicketView(enum.StrEnum):
     ARCHIVE = "archive"
 
 
-def _is_approver(actor: Actor) -> ColumnElement[bool]:
-    by_member = Ticket.approver_member_id == actor.member_id
-    if not actor.role_ids:
-        return by_member
-    return or_(by_member, Ticket.approver_role_id.in_(actor.role_ids))
+# Visibility is built from a *shape* (which terms exist: scopes, permissions, empty lists) and *params*
+# (the ids), and every id enters the SQL as a named bind parameter. Two actors of one shape therefore get
+# the same statement with different parameters, so hot read paths can build a statement once per shape
+# and execute it with each actor's params (``tickets.listing``). Builders below must take ids from
+# ``params`` only, through ``_param``; structure may depend on the shape only.
 
 
-def _is_assigned(actor: Actor) -> ColumnElement[bool]:
-    return exists().where(TicketExecutor.ticket_id == Ticket.id, TicketExecutor.member_id == actor.member_id)
+@dataclass(frozen=True)
+class VisibilityShape:
+    all_tickets: bool
+    own: bool
+    approval: bool
+    by_role: bool  # approval by one of the actor's roles (the actor has roles)
+    company: bool  # company scope with at least one company
+    colleagues_listed: bool  # colleagues as an id list (else a subquery on member_companies)
+    assigned: bool
+    unassigned_new: bool
+    hide_deleted: bool
 
 
-def _colleagues(actor: Actor) -> Any:
+def visibility_shape(actor: Actor) -> VisibilityShape:
+    everything = actor.has_scope(Scope.ALL)
+    company = actor.has_scope(Scope.COMPANY) and bool(actor.company_ids)
+    return VisibilityShape(
+        all_tickets=everything,
+        own=not everything and actor.has_scope(Scope.OWN),
+        approval=not everything and actor.has_scope(Scope.APPROVAL),
+        by_role=bool(actor.role_ids),
+        company=not everything and company,
+        colleagues_listed=actor.colleague_ids is not None,
+        assigned=not everything and actor.has_scope(Scope.ASSIGNED),
+        unassigned_new=not everything and actor.has_scope(Scope.UNASSIGNED_NEW),
+        hide_deleted=not actor.can(Permission.TICKET_VIEW_DELETED),
+    )
+
+
+def visibility_params(actor: Actor) -> dict[str, Any]:
+    return {
+        "v_tenant": actor.tenant_id,
+        "v_me": actor.member_id,
+        "v_roles": sorted(actor.role_ids),
+        "v_companies": sorted(actor.company_ids),
+        "v_colleagues": sorted(actor.colleague_ids or ()),
+    }
+
+
+def _param(params: dict[str, Any], name: str, *, expanding: bool = False) -> Any:
+    return bindparam(name, params[name], expanding=expanding)
+
+
+def _is_assigned(params: dict[str, Any]) -> ColumnElement[bool]:
+    return exists().where(
+        TicketExecutor.ticket_id == Ticket.id, TicketExecutor.member_id == _param(params, "v_me")
+    )
+
+
+def _colleagues(shape: VisibilityShape, params: dict[str, Any]) -> Any:
     """Members of the actor's companies: a literal list when the actor carries one (see Actor)."""
-    if actor.colleague_ids is not None:
-        return sorted(actor.colleague_ids)
-    return select(MemberCompany.member_id).where(MemberCompany.company_id.in_(actor.company_ids))
+    if shape.colleagues_listed:
+        return _param(params, "v_colleagues", expanding=True)
+    companies = _param(params, "v_companies", expanding=True)
+    return select(MemberCompany.member_id).where(MemberCompany.company_id.in_(companies))
 
 
 def _unassigned_new() -> ColumnElement[bool]:
@@ -51,44 +98,49 @@ def _unassigned_new() -> ColumnElement[bool]:
     return and_(~exists().where(TicketExecutor.ticket_id == Ticket.id), Ticket.stage_id.in_(start_stages))
 
 
-def scope_branches(actor: Actor) -> list[ColumnElement[bool]] | None:
-    """The actor's ticket scopes as separate terms, each one an index can serve; None means all tickets.
+def _approver_terms(shape: VisibilityShape, params: dict[str, Any]) -> list[ColumnElement[bool]]:
+    terms: list[ColumnElement[bool]] = [Ticket.approver_member_id == _param(params, "v_me")]
+    if shape.by_role:
+        terms.append(Ticket.approver_role_id.in_(_param(params, "v_roles", expanding=True)))
+    return terms
 
-    A ticket is visible when it matches any branch (and :func:`tenant_conditions`). Lists may run the
-    branches as separate index scans and merge them (see ``tickets.listing``); everything else ORs them.
-    """
-    if actor.has_scope(Scope.ALL):
+
+def branches_of(shape: VisibilityShape, params: dict[str, Any]) -> list[ColumnElement[bool]] | None:
+    """The scopes as separate terms, each one an index can serve; None means all tickets."""
+    if shape.all_tickets:
         return None
     branches: list[ColumnElement[bool]] = []
-    if actor.has_scope(Scope.OWN):
-        branches.append(Ticket.initiator_id == actor.member_id)
-    if actor.has_scope(Scope.APPROVAL):
-        branches.append(Ticket.approver_member_id == actor.member_id)
-        if actor.role_ids:
-            branches.append(Ticket.approver_role_id.in_(sorted(actor.role_ids)))
-    if actor.has_scope(Scope.COMPANY) and actor.company_ids:
-        branches.append(Ticket.company_id.in_(sorted(actor.company_ids)))
-        branches.append(Ticket.initiator_id.in_(_colleagues(actor)))
-    if actor.has_scope(Scope.ASSIGNED):
-        branches.append(_is_assigned(actor))
-    if actor.has_scope(Scope.UNASSIGNED_NEW):
+    if shape.own:
+        branches.append(Ticket.initiator_id == _param(params, "v_me"))
+    if shape.approval:
+        branches.extend(_approver_terms(shape, params))
+    if shape.company:
+        branches.append(Ticket.company_id.in_(_param(params, "v_companies", expanding=True)))
+        branches.append(Ticket.initiator_id.in_(_colleagues(shape, params)))
+    if shape.assigned:
+        branches.append(_is_assigned(params))
+    if shape.unassigned_new:
         branches.append(_unassigned_new())
     return branches
 
 
-def tenant_conditions(actor: Actor) -> list[ColumnElement[bool]]:
+def tenant_terms(shape: VisibilityShape, params: dict[str, Any]) -> list[ColumnElement[bool]]:
     """Tenant isolation and soft deletion, the part of visibility every branch shares."""
-    conditions: list[ColumnElement[bool]] = [Ticket.tenant_id == actor.tenant_id]
-    if not actor.can(Permission.TICKET_VIEW_DELETED):
+    conditions: list[ColumnElement[bool]] = [Ticket.tenant_id == _param(params, "v_tenant")]
+    if shape.hide_deleted:
         conditions.append(Ticket.deleted_at.is_(None))
     return conditions
 
 
+def visibility_of(shape: VisibilityShape, params: dict[str, Any]) -> ColumnElement[bool]:
+    branches = branches_of(shape, params)
+    scope = true() if branches is None else (or_(*branches) if branches else false())
+    return and_(*tenant_terms(shape, params), scope)
+
+
 def visible_tickets_predicate(actor: Actor) -> ColumnElement[bool]:
     """Tenant isolation, soft deletion and the union of the actor's ticket scopes."""
-    branches = scope_branches(actor)
-    scope = true() if branches is None else (or_(*branches) if branches else false())
-    return and_(*tenant_conditions(actor), scope)
+    return visibility_of(visibility_shape(actor), visibility_params(actor))
 
 
 def visible_tickets(actor: Actor) -> Select[Ticket]:
@@ -112,20 +164,32 @@ def _approval_rules(session: Session, actor: Actor) -> tuple[tuple[int, frozense
     return tuple((r.from_stage_id, frozenset(r.roles or ())) for r in rows)
 
 
-def view_predicate(session: Session, actor: Actor, view: TicketView) -> ColumnElement[bool]:
+def view_params(session: Session, actor: Actor, view: TicketView) -> dict[str, Any]:
+    """What a view adds to :func:`visibility_params` (the approval stages of the actor's roles)."""
+    return {"v_approval_stages": approval_stage_ids(session, actor)} if view is TicketView.APPROVAL else {}
+
+
+def approval_possible(params: dict[str, Any]) -> bool:
+    """Part of a view's shape: without approval stages the approval view is empty by construction."""
+    return bool(params.get("v_approval_stages"))
+
+
+def view_term(view: TicketView, shape: VisibilityShape, params: dict[str, Any]) -> ColumnElement[bool]:
     match view:
         case TicketView.MINE:
-            return and_(Ticket.initiator_id == actor.member_id, Ticket.closed_at.is_(None))
+            return and_(Ticket.initiator_id == _param(params, "v_me"), Ticket.closed_at.is_(None))
         case TicketView.APPROVAL:
-            stage_ids = approval_stage_ids(session, actor)
-            if not stage_ids:
+            if not approval_possible(params):
                 return false()
-            return and_(_is_approver(actor), Ticket.stage_id.in_(stage_ids), Ticket.closed_at.is_(None))
+            stages = _param(params, "v_approval_stages", expanding=True)
+            approver = or_(*_approver_terms(shape, params))
+            return and_(approver, Ticket.stage_id.in_(stages), Ticket.closed_at.is_(None))
         case TicketView.ALL:
             return Ticket.closed_at.is_(None)
         case TicketView.FAVORITES:
             # Driven from the member's favourites (their index), not by probing every visible ticket.
-            return Ticket.id.in_(select(Favorite.ticket_id).where(Favorite.member_id == actor.member_id))
+            mine = select(Favorite.ticket_id).where(Favorite.member_id == _param(params, "v_me"))
+            return Ticket.id.in_(mine)
         case TicketView.ARCHIVE:
             return Ticket.closed_at.is_not(None)
     raise ValueError(view)
