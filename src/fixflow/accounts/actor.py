@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from fixflow.accounts.models import Member, MemberCompany, MemberRole, Role
@@ -57,6 +57,13 @@ class Actor:
 
 
 MAX_LISTED_COLLEAGUES = 500
+# Built once: every request of a customer admin runs it.
+_COLLEAGUES = (
+    select(MemberCompany.member_id)
+    .where(MemberCompany.company_id.in_(bindparam("companies", expanding=True)))
+    .distinct()
+    .limit(MAX_LISTED_COLLEAGUES + 1)
+)
 
 
 @dataclass(frozen=True)
@@ -109,12 +116,7 @@ def build_actor(
         scopes.discard(Scope.ALL.value)  # customers never get "all", whatever a tenant configures
     colleague_ids = None
     if company_ids and Scope.COMPANY.value in scopes and Scope.ALL.value not in scopes:
-        found = session.scalars(
-            select(MemberCompany.member_id)
-            .where(MemberCompany.company_id.in_(sorted(company_ids)))
-            .distinct()
-            .limit(MAX_LISTED_COLLEAGUES + 1)
-        ).all()
+        found = session.scalars(_COLLEAGUES, {"companies": sorted(company_ids)}).all()
         if len(found) <= MAX_LISTED_COLLEAGUES:
             colleague_ids = frozenset(found)
     return Actor(
