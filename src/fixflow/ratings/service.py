@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from fixflow.accounts.actor import Actor
@@ -110,10 +110,13 @@ def rate_ticket(
     return rating
 
 
+_MY_RATING = select(Rating).where(
+    Rating.ticket_id == bindparam("ticket_id"), Rating.rater_id == bindparam("rater_id")
+)
+
+
 def get_my_rating(session: Session, actor: Actor, ticket: Ticket) -> Rating | None:
-    return session.scalar(
-        select(Rating).where(Rating.ticket_id == ticket.id, Rating.rater_id == actor.member_id)
-    )
+    return session.scalar(_MY_RATING, {"ticket_id": ticket.id, "rater_id": actor.member_id})
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from fixflow.accounts.actor import Actor
@@ -14,7 +14,6 @@ from fixflow.accounts.logins import format_phone
 from fixflow.accounts.models import Account, Member, Role
 from fixflow.catalogs.refs import Ref, tenant_refs
 from fixflow.objects.models import ServiceObject
-from fixflow.objects.queries import load_ancestors, path_names
 from fixflow.ratings.service import get_my_rating, may_rate
 from fixflow.tickets.history import HistoryKind
 from fixflow.tickets.models import Ticket, TicketHistory
@@ -57,27 +56,47 @@ class TicketDetail:
     timeline: list[TimelineEntry]
 
 
+# The profile's statements are built once: it is the second most frequent request after the lists.
+_PEOPLE = (
+    select(Member.id, Member.last_name, Member.first_name, Member.patronymic, Account.phone)
+    .join(Account, Account.id == Member.account_id)
+    .where(Member.id.in_(bindparam("ids", expanding=True)))
+)
+_TIMELINE = (
+    select(TicketHistory.at, TicketHistory.kind, TicketHistory.new)
+    .where(
+        TicketHistory.ticket_id == bindparam("ticket_id"),
+        TicketHistory.kind.in_([HistoryKind.CREATED, HistoryKind.STATUS_CHANGED]),
+    )
+    .order_by(TicketHistory.id)
+)
+_OBJECT_NAMES = select(ServiceObject.id, ServiceObject.name).where(
+    ServiceObject.id.in_(bindparam("ids", expanding=True))
+)
+
+
 def _people(session: Session, member_ids: set[int]) -> dict[int, PersonRef]:
     if not member_ids:
         return {}
-    rows = session.execute(
-        select(Member, Account.phone)
-        .join(Account, Account.id == Member.account_id)
-        .where(Member.id.in_(member_ids))
-    ).all()
-    return {m.id: PersonRef(m.id, m.display_name, format_phone(phone)) for m, phone in rows}
+    rows = session.execute(_PEOPLE, {"ids": sorted(member_ids)}).all()
+    people = {}
+    for r in rows:
+        name = " ".join(p for p in (r.last_name, r.first_name, r.patronymic) if p) or f"#{r.id}"
+        people[r.id] = PersonRef(r.id, name, format_phone(r.phone))
+    return people
+
+
+def _object_path(session: Session, obj: ServiceObject) -> list[str]:
+    ancestors = obj.ancestor_ids
+    if not ancestors:
+        return [obj.name]
+    names = {object_id: name for object_id, name in session.execute(_OBJECT_NAMES, {"ids": ancestors})}
+    return [names[a] for a in ancestors if a in names] + [obj.name]
 
 
 def status_timeline(session: Session, ticket: Ticket) -> list[TimelineEntry]:
     """Status changes only (what a customer may see), oldest first, starting with creation."""
-    rows = session.execute(
-        select(TicketHistory.at, TicketHistory.kind, TicketHistory.new)
-        .where(
-            TicketHistory.ticket_id == ticket.id,
-            TicketHistory.kind.in_([HistoryKind.CREATED, HistoryKind.STATUS_CHANGED]),
-        )
-        .order_by(TicketHistory.id)
-    ).all()
+    rows = session.execute(_TIMELINE, {"ticket_id": ticket.id}).all()
     start_status_id = lifecycle_of_type(session, ticket.tenant_id, ticket.type_id).start_status_id
     statuses = statuses_of(session, ticket.tenant_id)
     entries: list[TimelineEntry] = []
@@ -110,7 +129,7 @@ def ticket_detail(session: Session, actor: Actor, ticket: Ticket) -> TicketDetai
         work_type=work_type,
         criticality=criticality,
         object=Ref(obj.id, obj.name),
-        object_path=path_names(obj, load_ancestors(session, [obj])),
+        object_path=_object_path(session, obj),
         initiator=people[ticket.initiator_id],
         executors=sorted((people[i] for i in executor_ids), key=lambda p: p.name),
         approver_member=people.get(ticket.approver_member_id) if ticket.approver_member_id else None,

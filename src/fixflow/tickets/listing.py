@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,7 @@ from fixflow.tickets.queries import (
     VisibilityShape,
     approval_possible,
     branches_of,
+    shaped_statement,
     tenant_terms,
     view_params,
     view_term,
@@ -200,22 +201,6 @@ def _params(session: Session, actor: Actor, view: TicketView, filters: TicketFil
     return {**visibility_params(actor), **view_params(session, actor, view), **_filter_params(filters)}
 
 
-# Statements by shape (see ``tickets.queries``): building one and computing its cache key costs more
-# than running it, and actors of one shape differ only in parameters. Shapes are few; the bound keeps a
-# pathological mix of filters from growing the dict without limit.
-_STATEMENTS: dict[Hashable, Any] = {}
-_MAX_STATEMENTS = 2048
-
-
-def _statement(key: Hashable, build: Callable[[], Any]) -> Any:
-    stmt = _STATEMENTS.get(key)
-    if stmt is None:
-        if len(_STATEMENTS) >= _MAX_STATEMENTS:
-            _STATEMENTS.clear()
-        stmt = _STATEMENTS[key] = build()
-    return stmt
-
-
 def list_tickets(
     session: Session,
     actor: Actor,
@@ -237,7 +222,7 @@ def list_tickets(
 
     if _cacheable(filters):
         key = ("list", shape, view, approval_possible(params), frozenset(params), size)
-        stmt = _statement(key, build)
+        stmt = shaped_statement(key, build)
     else:
         stmt = build()
     rows: Sequence[Any] = session.execute(stmt, params).all()
@@ -392,6 +377,6 @@ def count_views(session: Session, actor: Actor) -> dict[str, int]:
             )
         return select(*counters)
 
-    stmt = _statement(("counts", shape, approval_possible(params)), build)
+    stmt = shaped_statement(("counts", shape, approval_possible(params)), build)
     row = session.execute(stmt, params).one()
     return {view.value: int(row._mapping[view.value]) for view in TicketView}

@@ -7,6 +7,7 @@ Every read path — lists, counters, detail, search, history, live updates — g
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +74,23 @@ def visibility_params(actor: Actor) -> dict[str, Any]:
         "v_companies": sorted(actor.company_ids),
         "v_colleagues": sorted(actor.colleague_ids or ()),
     }
+
+
+# Statements by shape: building one and computing its cache key costs more than running it, and
+# actors of one shape differ only in parameters. Shapes are few; the bound keeps a pathological mix of
+# filters from growing the dict without limit.
+_STATEMENTS: dict[Hashable, Any] = {}
+_MAX_STATEMENTS = 2048
+
+
+def shaped_statement(key: Hashable, build: Callable[[], Any]) -> Any:
+    """The statement for ``key``, built once; run it with the parameters of whoever asks."""
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        if len(_STATEMENTS) >= _MAX_STATEMENTS:
+            _STATEMENTS.clear()
+        stmt = _STATEMENTS[key] = build()
+    return stmt
 
 
 def _param(params: dict[str, Any], name: str, *, expanding: bool = False) -> Any:

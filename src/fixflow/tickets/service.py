@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -32,7 +32,7 @@ from fixflow.tenants.models import Company
 from fixflow.tickets.extensions import EXTENSIONS
 from fixflow.tickets.history import HistoryKind, record
 from fixflow.tickets.models import Favorite, Ticket, TicketExecutor
-from fixflow.tickets.queries import visible_tickets_predicate
+from fixflow.tickets.queries import shaped_statement, visibility_of, visibility_params, visibility_shape
 from fixflow.workflow.models import Lifecycle, Stage
 
 SOURCES = frozenset({"app", "web", "qr", "email", "api", "planned"})
@@ -42,10 +42,14 @@ def get_ticket_for_actor(
     session: Session, actor: Actor, ticket_id: int, *, for_update: bool = False
 ) -> Ticket:
     """The ticket if the actor may see it; 404 otherwise, so ids cannot be probed."""
-    stmt = select(Ticket).where(Ticket.id == ticket_id, visible_tickets_predicate(actor))
-    if for_update:
-        stmt = stmt.with_for_update(of=Ticket)
-    ticket = session.scalar(stmt)
+    shape = visibility_shape(actor)
+    params = {**visibility_params(actor), "t_id": ticket_id}
+
+    def build() -> Any:
+        stmt = select(Ticket).where(Ticket.id == bindparam("t_id", ticket_id), visibility_of(shape, params))
+        return stmt.with_for_update(of=Ticket) if for_update else stmt
+
+    ticket: Ticket | None = session.scalar(shaped_statement(("ticket", shape, for_update), build), params)
     if ticket is None:
         raise NotFound("Ticket not found")
     return ticket
@@ -400,8 +404,11 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+_EXECUTOR_IDS = select(TicketExecutor.member_id).where(TicketExecutor.ticket_id == bindparam("ticket_id"))
+
+
 def executor_ids_of(session: Session, ticket_id: int) -> set[int]:
-    return set(session.scalars(select(TicketExecutor.member_id).where(TicketExecutor.ticket_id == ticket_id)))
+    return set(session.scalars(_EXECUTOR_IDS, {"ticket_id": ticket_id}))
 
 
 def set_executors(session: Session, actor: Actor | None, ticket: Ticket, member_ids: list[int]) -> None:
@@ -508,15 +515,14 @@ def remove_favorite(session: Session, actor: Actor, ticket: Ticket) -> None:
     )
 
 
+_FAVORITE = select(Favorite.ticket_id).where(
+    Favorite.member_id == bindparam("member_id"), Favorite.ticket_id == bindparam("ticket_id")
+)
+
+
 def is_favorite(session: Session, actor: Actor, ticket_id: int) -> bool:
-    return (
-        session.scalar(
-            select(Favorite.ticket_id).where(
-                Favorite.member_id == actor.member_id, Favorite.ticket_id == ticket_id
-            )
-        )
-        is not None
-    )
+    found = session.scalar(_FAVORITE, {"member_id": actor.member_id, "ticket_id": ticket_id})
+    return found is not None
 
 
 def member_company_ids(session: Session, member_id: int) -> set[int]:

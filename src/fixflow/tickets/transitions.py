@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from fixflow.accounts.actor import Actor
@@ -41,8 +41,11 @@ def lifecycle_of(session: Session, ticket: Ticket) -> LifecycleSpec:
     return lifecycle_of_type(session, ticket.tenant_id, ticket.type_id)
 
 
+_WORKS_COUNT = select(func.count()).where(TicketWork.ticket_id == bindparam("ticket_id"))
+
+
 def ticket_facts(session: Session, ticket: Ticket) -> TicketFacts:
-    works = session.scalar(select(func.count()).where(TicketWork.ticket_id == ticket.id)) or 0
+    works = session.scalar(_WORKS_COUNT, {"ticket_id": ticket.id}) or 0
     return TicketFacts(
         stage_id=ticket.stage_id,
         initiator_id=ticket.initiator_id,
