@@ -212,6 +212,7 @@ class SessionRecord:
 class Authenticated:
     actor: Actor
     auth_session: SessionRecord
+    tenant_timezone: str = "Europe/Moscow"
 
 
 # Built once: authentication runs on every request, and building a select costs more than running it.
@@ -234,6 +235,7 @@ _SESSION_LOOKUP = (
         Member.deleted_at,
         Account.banned.label("account_banned"),
         Tenant.config_version,
+        Tenant.timezone.label("tenant_timezone"),
         Role.id.label("role_id"),
         Role.code.label("role_code"),
         Role.is_staff,
@@ -287,7 +289,9 @@ def resolve_session(session: Session, token: str) -> Authenticated:
     )
     record = SessionRecord(first.id, first.kind, first.csrf_token, first.account_id, first.member_id)
     return Authenticated(
-        actor=build_actor(session, facts, list(roles.values()), companies), auth_session=record
+        actor=build_actor(session, facts, list(roles.values()), companies),
+        auth_session=record,
+        tenant_timezone=first.tenant_timezone,
     )
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel import Locale
 from babel.dates import format_date, format_datetime, format_timedelta
 from babel.numbers import format_decimal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
@@ -55,7 +56,9 @@ def _tz(context: Context) -> ZoneInfo:
     return _zone(name if isinstance(name, str) else DEFAULT_TZ)
 
 
-def _make_filters(locale: str) -> dict[str, Any]:
+def _make_filters(locale_name: str) -> dict[str, Any]:
+    locale = Locale.parse(locale_name)  # parsed once: Babel re-parses a locale string on every call
+
     @pass_context
     def datetime_filter(context: Context, value: dt.datetime | None) -> str:
         if value is None:

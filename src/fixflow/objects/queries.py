@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, select
+from sqlalchemy import ColumnElement, and_, bindparam, false, select
 from sqlalchemy.orm import Session
 
 from fixflow.accounts.actor import Actor
@@ -13,12 +14,27 @@ from fixflow.objects.models import ServiceObject
 
 
 def visible_objects_predicate(actor: Actor) -> ColumnElement[bool]:
+    return objects_visibility(*objects_visibility_shape(actor), objects_visibility_params(actor))
+
+
+def objects_visibility_shape(actor: Actor) -> tuple[bool, bool]:
+    """(staff, has companies): all that changes the predicate's structure (see tickets.queries)."""
+    return actor.is_staff, bool(actor.company_ids)
+
+
+def objects_visibility_params(actor: Actor) -> dict[str, Any]:
+    return {"o_tenant": actor.tenant_id, "o_companies": sorted(actor.company_ids)}
+
+
+def objects_visibility(staff: bool, has_companies: bool, params: dict[str, Any]) -> ColumnElement[bool]:
+    """Ids enter as named parameters only, so one statement can serve every actor of a shape."""
     conditions: list[ColumnElement[bool]] = [
-        ServiceObject.tenant_id == actor.tenant_id,
+        ServiceObject.tenant_id == bindparam("o_tenant", params["o_tenant"]),
         ServiceObject.deleted_at.is_(None),
     ]
-    if not actor.is_staff:
-        conditions.append(ServiceObject.company_id.in_(actor.company_ids) if actor.company_ids else false())
+    if not staff:
+        companies: Any = bindparam("o_companies", params["o_companies"], expanding=True)
+        conditions.append(ServiceObject.company_id.in_(companies) if has_companies else false())
         conditions.append(ServiceObject.published.is_(True))
     return and_(*conditions)
 

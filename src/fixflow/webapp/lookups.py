@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -22,10 +23,14 @@ from fixflow.objects.queries import (
     effective_address,
     get_object_for_actor,
     load_ancestors,
+    objects_visibility,
+    objects_visibility_params,
+    objects_visibility_shape,
     path_names,
     visible_objects_predicate,
 )
 from fixflow.tickets.models import Ticket
+from fixflow.tickets.queries import shaped_statement
 from fixflow.tickets.works import list_works
 
 LEVEL_LIMIT = 200
@@ -51,12 +56,17 @@ class ObjectOption:
 
 def objects_for_filter(session: Session, actor: Actor) -> list[ObjectOption]:
     """The first objects of the visible tree in tree order (materialised paths sort parents first)."""
-    rows = session.execute(
-        select(ServiceObject.id, ServiceObject.name, ServiceObject.path)
-        .where(visible_objects_predicate(actor))
-        .order_by(ServiceObject.path)
-        .limit(FILTER_OBJECTS_LIMIT)
-    ).all()
+    shape, params = objects_visibility_shape(actor), objects_visibility_params(actor)
+
+    def build() -> Any:
+        return (
+            select(ServiceObject.id, ServiceObject.name, ServiceObject.path)
+            .where(objects_visibility(*shape, params))
+            .order_by(ServiceObject.path)
+            .limit(FILTER_OBJECTS_LIMIT)
+        )
+
+    rows = session.execute(shaped_statement(("filter_objects", shape), build), params).all()
     shown = {r.id for r in rows}
     return [
         ObjectOption(

@@ -37,7 +37,6 @@ from fixflow.core.http import DbSession
 from fixflow.core.i18n import choose_locale, get_translations, render_error
 from fixflow.core.security import constant_time_equals, new_token
 from fixflow.core.templating import palette_css, render_template
-from fixflow.tenants.models import Tenant
 from fixflow.webapp.forms import FormErrors
 from fixflow.webapp.headers import secure_headers
 from fixflow.webapp.lookups import tenant_colors
@@ -200,10 +199,7 @@ def _resolve_cookie(session: Session, token: str | None) -> tuple[Authenticated 
 def web_context(request: Request, session: DbSession) -> Web:
     settings: Settings = request.app.state.settings
     auth, drop = _resolve_cookie(session, request.cookies.get(SESSION_COOKIE))
-    timezone = settings.default_timezone
-    if auth is not None:
-        tenant = session.get(Tenant, auth.actor.tenant_id)
-        timezone = tenant.timezone if tenant else timezone
+    timezone = auth.tenant_timezone if auth is not None else settings.default_timezone
     anon = request.cookies.get(CSRF_COOKIE, "")
     fresh = len(anon) < 32
     web = Web(
@@ -230,7 +226,7 @@ def web_context(request: Request, session: DbSession) -> Web:
 AnyWeb = Annotated[Web, Depends(web_context)]
 
 
-def signed_in(web: AnyWeb) -> Web:
+async def signed_in(web: AnyWeb) -> Web:  # no I/O: async saves a thread-pool hop
     if web.auth is None:
         raise LoginRequired
     return web
