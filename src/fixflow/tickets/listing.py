@@ -81,6 +81,10 @@ def _filter_params(filters: TicketFilters) -> dict[str, Any]:
     q = (filters.q or "").strip()
     if q and NUMBER_LIKE.match(q):
         params["f_number_prefix"] = f"{_escape_like(q)}%"
+        # The same prefix as a range of the (tenant, number) index: SQLite's LIKE ignores case, so it
+        # never uses an index for it. Only where comparison is binary (see _search_terms).
+        params["f_number_from"] = q
+        params["f_number_to"] = q[:-1] + chr(ord(q[-1]) + 1)
     elif q:
         params["f_text"] = f"%{_escape_like(q.lower())}%"
         params["f_number_part"] = f"%{_escape_like(q)}%"
@@ -96,10 +100,17 @@ def _cacheable(filters: TicketFilters) -> bool:
     return filters.object_id is None and filters.overdue is None and not filters.field_filters
 
 
-def _search_terms(params: dict[str, Any]) -> list[ColumnElement[bool]]:
+def _search_terms(params: dict[str, Any], dialect: str) -> list[ColumnElement[bool]]:
     if "f_number_prefix" in params:
-        # Number search stays an index range scan on (tenant_id, number).
-        return [Ticket.number.like(bindparam("f_number_prefix", params["f_number_prefix"]), escape="\\")]
+        # Number search stays an index range scan on (tenant_id, number): PostgreSQL through the
+        # pattern-ops index, SQLite (binary comparison, unlike other collations) through the range.
+        terms: list[ColumnElement[bool]] = [
+            Ticket.number.like(bindparam("f_number_prefix", params["f_number_prefix"]), escape="\\")
+        ]
+        if dialect == "sqlite":
+            terms.append(Ticket.number >= bindparam("f_number_from", params["f_number_from"]))
+            terms.append(Ticket.number < bindparam("f_number_to", params["f_number_to"]))
+        return terms
     if "f_text" not in params:
         return []
     text: Any = bindparam("f_text", params["f_text"])
@@ -120,11 +131,11 @@ def _search_terms(params: dict[str, Any]) -> list[ColumnElement[bool]]:
     ]
 
 
-def _filter_terms(params: dict[str, Any]) -> list[ColumnElement[bool]]:
+def _filter_terms(params: dict[str, Any], dialect: str) -> list[ColumnElement[bool]]:
     def value(name: str, column: Any) -> Any:  # typed like its column (UTC datetimes on SQLite)
         return bindparam(name, params[name], type_=column.type)
 
-    terms = _search_terms(params)
+    terms = _search_terms(params, dialect)
     if "f_status_id" in params:
         terms.append(Ticket.status_id == value("f_status_id", Ticket.status_id))
     if "f_type_id" in params:
@@ -192,7 +203,7 @@ def _where(session: Session, actor: Actor, view: TicketView, filters: TicketFilt
     return and_(
         visibility_of(shape, params),
         view_term(view, shape, params),
-        *_filter_terms(params),
+        *_filter_terms(params, session.get_bind().dialect.name),
         *_uncached_filter_terms(session, actor, filters),
     )
 
@@ -217,11 +228,14 @@ def list_tickets(
     if cursor:
         params.update(_cursor_params(cursor, archive=archive))
 
+    by_branch = _by_branch(session, shape)
+
     def build() -> Any:
-        return _list_statement(session, actor, view, filters, shape, params, size)
+        return _list_statement(session, actor, view, filters, shape, params, size, by_branch)
 
     if _cacheable(filters):
-        key = ("list", shape, view, approval_possible(params), frozenset(params), size)
+        dialect = session.get_bind().dialect.name
+        key = ("list", dialect, shape, view, approval_possible(params), frozenset(params), size, by_branch)
         stmt = shaped_statement(key, build)
     else:
         stmt = build()
@@ -236,6 +250,14 @@ def list_tickets(
             [last.closed_at.isoformat(), last.id] if archive and last.closed_at else [last.id]
         )
     return Page(items=cards, next_cursor=next_cursor)
+
+
+def _by_branch(session: Session, shape: VisibilityShape) -> bool:
+    """Whether to run the scopes as separate index scans (see ``_list_statement``)."""
+    if shape.company:
+        return True
+    several = sum((shape.own, shape.approval, shape.approval and shape.by_role, shape.assigned)) > 1
+    return several and session.get_bind().dialect.name == "sqlite"
 
 
 def _cursor_params(cursor: str, *, archive: bool) -> dict[str, Any]:
@@ -260,12 +282,13 @@ def _list_statement(
     shape: VisibilityShape,
     params: dict[str, Any],
     size: int,
+    by_branch: bool,
 ) -> Any:
     """The page query; ids come from ``params`` only (it may serve every actor of this shape)."""
     archive = view is TicketView.ARCHIVE
     narrowing = [
         view_term(view, shape, params),
-        *_filter_terms(params),
+        *_filter_terms(params, session.get_bind().dialect.name),
         *_uncached_filter_terms(session, actor, filters),
     ]
     if "c_id" in params:
@@ -287,10 +310,11 @@ def _list_statement(
         .where(visibility_of(shape, params), *narrowing)
     )
     branches = branches_of(shape, params)
-    if branches and shape.company:
+    if branches and by_branch:
         # A company's tickets come from several indexes (company, colleagues, approvals); one OR over
-        # them makes PostgreSQL walk the tenant's whole open/closed range filtering. Instead each branch
-        # yields its own first page by its own index, and the page is cut from their union.
+        # them makes PostgreSQL walk the tenant's whole open/closed range filtering (SQLite does so for
+        # every OR of scopes). Instead each branch yields its own first page by its own index, and the
+        # page is cut from their union.
         common = [*tenant_terms(shape, params), *narrowing]
         firsts = [
             select(Ticket.id).where(*common, branch).order_by(*order).limit(size + 1).subquery()
@@ -370,9 +394,14 @@ def count_views(session: Session, actor: Actor) -> dict[str, int]:
     shape = visibility_shape(actor)
     params = {**visibility_params(actor), **view_params(session, actor, TicketView.APPROVAL)}
 
+    by_branch = _by_branch(session, shape)
+
     def build() -> Any:
         counters = []
         for view in TicketView:
+            if by_branch:
+                counters.append(_count_by_branch(view, shape, params).label(view.value))
+                continue
             where = and_(visibility_of(shape, params), view_term(view, shape, params))
             # In the lists' order, so the cap stops an index scan: unordered, PostgreSQL may read the heap
             # from its oldest (mostly closed) tickets to find the first 1,000 open ones.
@@ -387,6 +416,22 @@ def count_views(session: Session, actor: Actor) -> dict[str, int]:
             )
         return select(*counters)
 
-    stmt = shaped_statement(("counts", shape, approval_possible(params)), build)
+    stmt = shaped_statement(("counts", shape, approval_possible(params), by_branch), build)
     row = session.execute(stmt, params).one()
     return {view.value: int(row._mapping[view.value]) for view in TicketView}
+
+
+def _count_by_branch(view: TicketView, shape: VisibilityShape, params: dict[str, Any]) -> Any:
+    """A capped count as the distinct ids of each scope branch's own capped scan.
+
+    No order: which ids a branch contributes past the cap does not matter (any branch over the cap
+    makes the union exceed it), and without one each branch can take its own index.
+    """
+    branches = branches_of(shape, params) or []
+    narrowing = [*tenant_terms(shape, params), view_term(view, shape, params)]
+    firsts = [
+        select(Ticket.id).where(*narrowing, branch).limit(COUNT_CAP + 1).subquery() for branch in branches
+    ]
+    ids = union(*(select(first.c.id) for first in firsts)).subquery()
+    capped = select(ids.c.id).limit(COUNT_CAP + 1).subquery()
+    return select(func.count()).select_from(capped).scalar_subquery()

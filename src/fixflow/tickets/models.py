@@ -20,7 +20,9 @@ class Ticket(Base):
         Index("ix_tickets_tenant_open", "tenant_id", "closed_at", "id"),
         Index("ix_tickets_initiator_open", "tenant_id", "initiator_id", "closed_at", "id"),
         Index("ix_tickets_company_open", "tenant_id", "company_id", "closed_at", "id"),
-        Index("ix_tickets_approver_member", "approver_member_id"),
+        # Approval scopes are list branches of their own (tickets.listing), so they get list-shaped indexes.
+        Index("ix_tickets_approver_member_open", "tenant_id", "approver_member_id", "closed_at", "id"),
+        Index("ix_tickets_approver_role_open", "tenant_id", "approver_role_id", "closed_at", "id"),
         Index("ix_tickets_object", "tenant_id", "object_id", "id"),
         Index("ix_tickets_stage_entered", "stage_id", "stage_entered_at"),
         # Number search is a prefix LIKE; under a non-C collation only a pattern-ops index serves it.
@@ -45,7 +47,7 @@ class Ticket(Base):
     initiator_id: Mapped[int] = fk("members.id")
     created_by_id: Mapped[int | None] = fk("members.id", nullable=True)
     approver_member_id: Mapped[int | None] = fk("members.id", nullable=True)
-    approver_role_id: Mapped[int | None] = fk("roles.id", nullable=True, index=True)
+    approver_role_id: Mapped[int | None] = fk("roles.id", nullable=True)
     stage_id: Mapped[int] = fk("stages.id")
     status_id: Mapped[int] = fk("statuses.id")
     deadline: Mapped[dt.datetime | None] = mapped_column()
