@@ -422,15 +422,13 @@ def count_views(session: Session, actor: Actor) -> dict[str, int]:
 
 
 def _count_by_branch(view: TicketView, shape: VisibilityShape, params: dict[str, Any]) -> Any:
-    """A capped count as the distinct ids of each scope branch's own capped scan.
-
-    No order: which ids a branch contributes past the cap does not matter (any branch over the cap
-    makes the union exceed it), and without one each branch can take its own index.
-    """
+    """A capped count as the distinct ids of each scope branch's own capped index scan (list order)."""
     branches = branches_of(shape, params) or []
     narrowing = [*tenant_terms(shape, params), view_term(view, shape, params)]
+    order = (Ticket.closed_at.desc(), Ticket.id.desc()) if view is TicketView.ARCHIVE else (Ticket.id.desc(),)
     firsts = [
-        select(Ticket.id).where(*narrowing, branch).limit(COUNT_CAP + 1).subquery() for branch in branches
+        select(Ticket.id).where(*narrowing, branch).order_by(*order).limit(COUNT_CAP + 1).subquery()
+        for branch in branches
     ]
     ids = union(*(select(first.c.id) for first in firsts)).subquery()
     capped = select(ids.c.id).limit(COUNT_CAP + 1).subquery()
