@@ -62,10 +62,6 @@ def config_cached(session: Session, tenant_id: int, key: Hashable, load: Callabl
     return value
 
 
-def clear_process_cache() -> None:
-    _process_cache.clear()
-
-
 def _current_version(session: Session, tenant_id: int) -> int:
     versions: dict[int, int] = session.info.setdefault(_VERSIONS, {})
     if tenant_id not in versions:

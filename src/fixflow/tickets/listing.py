@@ -198,16 +198,6 @@ def _overdue(
     return closed_at is None and deadline < now
 
 
-def _where(session: Session, actor: Actor, view: TicketView, filters: TicketFilters) -> ColumnElement[bool]:
-    shape, params = visibility_shape(actor), _params(session, actor, view, filters)
-    return and_(
-        visibility_of(shape, params),
-        view_term(view, shape, params),
-        *_filter_terms(params, session.get_bind().dialect.name),
-        *_uncached_filter_terms(session, actor, filters),
-    )
-
-
 def _params(session: Session, actor: Actor, view: TicketView, filters: TicketFilters) -> dict[str, Any]:
     return {**visibility_params(actor), **view_params(session, actor, view), **_filter_params(filters)}
 

@@ -1,7 +1,8 @@
 """The one place that decides which tickets an actor may see, and the list views built on it.
 
 Every read path — lists, counters, detail, search, history, live updates — goes through
-:func:`visible_tickets_predicate`. Nothing filters by tenant by hand anywhere else.
+:func:`visible_tickets_predicate`, or for the hottest ones through the same builder in its shape and
+parameters form (:func:`visibility_of`, :func:`branches_of`). Nothing filters by tenant by hand anywhere else.
 """
 
 from __future__ import annotations
