@@ -58,7 +58,7 @@ class Member(Base):
 
     @property
     def display_name(self) -> str:
-        return " ".join(p for p in (self.last_name, self.first_name, self.patronymic) if p) or f"#{self.id}"
+        return person_name(self.id, self.last_name, self.first_name, self.patronymic)
 
 
 class MemberRole(Base):
@@ -108,3 +108,8 @@ class ThrottleHit(Base):
     id: Mapped[int] = id_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(200))
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+def person_name(member_id: int, last_name: str, first_name: str, patronymic: str) -> str:
+    """«Фамилия Имя Отчество», the parts there are, else ``#id`` (for code reading columns, not members)."""
+    return " ".join(p for p in (last_name, first_name, patronymic) if p) or f"#{member_id}"

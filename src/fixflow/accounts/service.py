@@ -11,7 +11,15 @@ from sqlalchemy.orm import Session
 
 from fixflow.accounts.actor import Actor, MemberFacts, RoleGrant, build_actor
 from fixflow.accounts.logins import Login, normalize_email, normalize_phone, parse_login
-from fixflow.accounts.models import Account, AuthSession, Member, MemberCompany, MemberRole, Role
+from fixflow.accounts.models import (
+    Account,
+    AuthSession,
+    Member,
+    MemberCompany,
+    MemberRole,
+    Role,
+    person_name,
+)
 from fixflow.accounts.permissions import Permission
 from fixflow.accounts.throttle import check_throttle, clear_hits, record_hit
 from fixflow.config import Settings
@@ -278,12 +286,12 @@ def resolve_session(session: Session, token: str) -> Authenticated:
         if r.role_id is not None
     }
     companies = {r.company_id for r in rows if r.company_id is not None}
-    name = " ".join(p for p in (first.last_name, first.first_name, first.patronymic) if p)
+    name = person_name(first.member_id, first.last_name, first.first_name, first.patronymic)
     facts = MemberFacts(
         first.member_id,
         first.tenant_id,
         first.account_id,
-        name or f"#{first.member_id}",
+        name,
         first.locale,
         first.is_mobile,
     )

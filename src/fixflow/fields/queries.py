@@ -47,7 +47,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
 from fixflow.accounts.actor import Actor
-from fixflow.accounts.models import Member, MemberCompany
+from fixflow.accounts.models import Member, MemberCompany, person_name
 from fixflow.attachments.models import Attachment
 from fixflow.core.errors import NotFound
 from fixflow.fields.access import Definition, load_config
@@ -103,8 +103,8 @@ def ref_names(
     statement: Executable = parts[0] if len(parts) == 1 else union_all(*parts)
     names: dict[tuple[str, int], str] = {}
     for kind, ref_id, name, *person in session.execute(statement):
-        if kind == "member":  # the same rule as Member.display_name
-            name = " ".join(p for p in person if p) or f"#{ref_id}"
+        if kind == "member":
+            name = person_name(int(ref_id), *person)
         names[(str(kind), int(ref_id))] = str(name)
     return names
 

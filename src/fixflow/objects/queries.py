@@ -48,6 +48,24 @@ def get_object_for_actor(session: Session, actor: Actor, object_id: int) -> Serv
     return obj
 
 
+_OBJECT_NAMES = select(ServiceObject.id, ServiceObject.name).where(
+    ServiceObject.id.in_(bindparam("ids", expanding=True))
+)
+
+
+def object_names(session: Session, object_ids: Iterable[int]) -> dict[int, str]:
+    """Names by id in one prebuilt statement (ancestors on cards and profiles: every list request)."""
+    ids = sorted(set(object_ids))
+    if not ids:
+        return {}
+    return {object_id: name for object_id, name in session.execute(_OBJECT_NAMES, {"ids": ids})}
+
+
+def ancestor_ids_of(object_id: int, path: str) -> list[int]:
+    """The ids of an object's ancestors, root first, from its materialised path."""
+    return [int(p) for p in path.strip("/").split("/") if p and int(p) != object_id]
+
+
 def load_ancestors(session: Session, objects: Iterable[ServiceObject]) -> dict[int, ServiceObject]:
     """Every ancestor of the given objects in one query, keyed by id."""
     wanted = {a for obj in objects for a in obj.ancestor_ids}

@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 
 from fixflow.accounts.actor import Actor
 from fixflow.accounts.logins import format_phone
-from fixflow.accounts.models import Account, Member, Role
+from fixflow.accounts.models import Account, Member, Role, person_name
 from fixflow.catalogs.refs import Ref, tenant_refs
 from fixflow.objects.models import ServiceObject
+from fixflow.objects.queries import object_names
 from fixflow.ratings.service import get_my_rating, may_rate
 from fixflow.tickets.history import HistoryKind
 from fixflow.tickets.models import Ticket, TicketHistory
@@ -70,9 +71,6 @@ _TIMELINE = (
     )
     .order_by(TicketHistory.id)
 )
-_OBJECT_NAMES = select(ServiceObject.id, ServiceObject.name).where(
-    ServiceObject.id.in_(bindparam("ids", expanding=True))
-)
 
 
 def _people(session: Session, member_ids: set[int]) -> dict[int, PersonRef]:
@@ -81,7 +79,7 @@ def _people(session: Session, member_ids: set[int]) -> dict[int, PersonRef]:
     rows = session.execute(_PEOPLE, {"ids": sorted(member_ids)}).all()
     people = {}
     for r in rows:
-        name = " ".join(p for p in (r.last_name, r.first_name, r.patronymic) if p) or f"#{r.id}"
+        name = person_name(r.id, r.last_name, r.first_name, r.patronymic)
         people[r.id] = PersonRef(r.id, name, format_phone(r.phone))
     return people
 
@@ -90,7 +88,7 @@ def _object_path(session: Session, obj: ServiceObject) -> list[str]:
     ancestors = obj.ancestor_ids
     if not ancestors:
         return [obj.name]
-    names = {object_id: name for object_id, name in session.execute(_OBJECT_NAMES, {"ids": ancestors})}
+    names = object_names(session, ancestors)
     return [names[a] for a in ancestors if a in names] + [obj.name]
 
 

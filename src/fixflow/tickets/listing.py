@@ -16,6 +16,7 @@ from fixflow.catalogs.refs import Ref, tenant_refs
 from fixflow.core.db import utcnow
 from fixflow.core.pagination import Page, check_limit, decode_cursor, encode_cursor, invalid_cursor
 from fixflow.objects.models import ServiceObject
+from fixflow.objects.queries import ancestor_ids_of, object_names
 from fixflow.tickets.extensions import EXTENSIONS
 from fixflow.tickets.models import Favorite, Ticket
 from fixflow.tickets.queries import (
@@ -334,26 +335,13 @@ _CARD_COLUMNS = (
 )
 
 
-_OBJECT_NAMES = select(ServiceObject.id, ServiceObject.name).where(
-    ServiceObject.id.in_(bindparam("ids", expanding=True))
-)
-
-
-def _ancestor_ids(object_id: int, path: str) -> list[int]:
-    return [int(p) for p in path.strip("/").split("/") if p and int(p) != object_id]
-
-
 def _cards(session: Session, actor: Actor, rows: Sequence[Any]) -> list[TicketCard]:
     """Cards from the page's rows plus one query for the names of the objects' ancestors."""
     if not rows:
         return []
     refs = tenant_refs(session, actor.tenant_id)
-    ancestry = {r.object_id: _ancestor_ids(r.object_id, r.object_path) for r in rows}
-    wanted = {a for ids in ancestry.values() for a in ids}
-    names: dict[int, str] = {}
-    if wanted:
-        found = session.execute(_OBJECT_NAMES, {"ids": sorted(wanted)})
-        names = {object_id: name for object_id, name in found}
+    ancestry = {r.object_id: ancestor_ids_of(r.object_id, r.object_path) for r in rows}
+    names = object_names(session, (a for ids in ancestry.values() for a in ids))
     now = utcnow()
     cards = []
     for r in rows:
