@@ -267,3 +267,25 @@ def test_scopes_are_a_union(session: Session, sworld: World) -> None:
     assert visible(session, sworld.customer_a.actor) == {own.id, approving.id}
     set_role_scopes(session, sworld, "customer", ["own", "approval", "company"])
     assert visible(session, actor_of(session, sworld, "customer_a")) == {own.id, colleague.id, approving.id}
+
+
+def test_company_scope_without_a_listed_colleague_set_reads_them_in_the_query(
+    session: Session, sworld: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Companies too big to list colleagues fall back to a subquery with the same answer."""
+    from fixflow.accounts import actor as actor_module
+    from fixflow.tickets.listing import TicketFilters, list_tickets
+    from fixflow.tickets.queries import TicketView
+
+    elsewhere = make_ticket(
+        session, sworld, by="dispatcher", object_id=sworld.objects_b[1], initiator_id=sworld.customer_a.id
+    )
+    listed = actor_of(session, sworld, "cadmin_a")
+    assert listed.colleague_ids is not None
+    monkeypatch.setattr(actor_module, "MAX_LISTED_COLLEAGUES", 0)
+    unlisted = actor_of(session, sworld, "cadmin_a")
+    assert unlisted.colleague_ids is None
+    assert elsewhere.id in visible(session, unlisted)
+    assert visible(session, unlisted) == visible(session, listed)
+    pages = [list_tickets(session, a, TicketView.ALL, TicketFilters()).items for a in (listed, unlisted)]
+    assert [c.id for c in pages[0]] == [c.id for c in pages[1]]
