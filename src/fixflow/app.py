@@ -24,11 +24,18 @@ from fixflow.jobs.worker import Worker
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
-def api_router() -> APIRouter:
-    router = APIRouter(prefix="/api/v1")
-    for module in import_role("api"):
-        router.include_router(guard_by_prefix(module.router, "/api/v1"))
-    return guard_by_prefix(router, "")
+API_PREFIX = "/api/v1"
+
+
+def feature_routers(role: str) -> list[APIRouter]:
+    """The routers of a role, those a module marks hot (``ROUTE_ORDER = 0``) first.
+
+    FastAPI tries routers in order and every router it passes costs a match of each of its routes
+    (twice: to find and to dispatch), so the lists and the ticket profile should not wait behind
+    the whole alphabet of features. Routers' paths are disjoint, so order changes nothing else.
+    """
+    modules = sorted(import_role(role), key=lambda module: getattr(module, "ROUTE_ORDER", 100))
+    return [module.router for module in modules]
 
 
 def guard_by_prefix(router: APIRouter, parent_prefix: str) -> APIRouter:
@@ -102,9 +109,12 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     from fixflow.webapp.web import error_page
 
     install_problem_handlers(app, html_error_page=error_page)
-    app.include_router(api_router())
-    for module in import_role("views"):
-        app.include_router(guard_by_prefix(module.router, ""))
+    # Included straight into the app, not through an /api/v1 router: each level of nesting makes FastAPI
+    # match the levels below it again.
+    for router in feature_routers("api"):
+        app.include_router(guard_by_prefix(router, API_PREFIX), prefix=API_PREFIX)
+    for router in feature_routers("views"):
+        app.include_router(guard_by_prefix(router, ""))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", include_in_schema=False)

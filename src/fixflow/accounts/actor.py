@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from fixflow.accounts.models import Member, MemberCompany, MemberRole, Role
 from fixflow.accounts.permissions import Permission, RoleCode, Scope
+from fixflow.core.prebuilt import prebuilt_rows
 from fixflow.workflow.engine import ActorFacts
 
 
@@ -116,7 +117,7 @@ def build_actor(
         scopes.discard(Scope.ALL.value)  # customers never get "all", whatever a tenant configures
     colleague_ids = None
     if company_ids and Scope.COMPANY.value in scopes and Scope.ALL.value not in scopes:
-        found = session.scalars(_COLLEAGUES, {"companies": sorted(company_ids)}).all()
+        found = [row[0] for row in prebuilt_rows(session, _COLLEAGUES, {"companies": sorted(company_ids)})]
         if len(found) <= MAX_LISTED_COLLEAGUES:
             colleague_ids = frozenset(found)
     return Actor(

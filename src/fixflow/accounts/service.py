@@ -26,6 +26,7 @@ from fixflow.config import Settings
 from fixflow.core.configcache import note_config_version
 from fixflow.core.db import utcnow
 from fixflow.core.errors import DomainError, NotFound, Unauthenticated, ValidationFailed
+from fixflow.core.prebuilt import prebuilt_rows
 from fixflow.core.security import MIN_PASSWORD_LENGTH, hash_password, new_token, token_digest, verify_password
 from fixflow.tenants.models import Tenant
 
@@ -267,7 +268,7 @@ def resolve_session(session: Session, token: str) -> Authenticated:
     One statement: the session, member, account, the tenant's configuration version and one row per
     (role, company) of the member — authentication runs on every request.
     """
-    rows = session.execute(_SESSION_LOOKUP, {"token_hash": token_digest(token)}).all()
+    rows = prebuilt_rows(session, _SESSION_LOOKUP, {"token_hash": token_digest(token)})
     if not rows:
         raise Unauthenticated("Please log in")
     first = rows[0]

@@ -98,7 +98,15 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 10)
     kwargs.setdefault("pool_pre_ping", False)
+    # UTC sessions: timestamptz values then arrive as UTC-aware datetimes even where no SQLAlchemy type
+    # processes them (core.prebuilt), whatever the server's own time zone.
+    connect_args = kwargs.setdefault("connect_args", {})
+    connect_args.setdefault("options", "-c TimeZone=UTC")
     return create_engine(url, **kwargs)
+
+
+def _refuse_flush(session: Session, _flush: Any, _instances: Any) -> None:
+    raise RuntimeError("a read session never writes: use a write session for this endpoint")
 
 
 def _disable_pysqlite_autobegin(engine: Engine) -> None:
@@ -116,6 +124,13 @@ class Database:
         if self.engine.dialect.name == "sqlite":
             _disable_pysqlite_autobegin(self.engine)
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        # Read-only endpoints on PostgreSQL: no BEGIN/COMMIT round trips (each statement reads the latest
+        # commit). SQLite has no round trips to save and keeps its snapshot transaction.
+        reads = self.engine
+        if self.engine.dialect.name == "postgresql":
+            reads = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.read_session_factory = sessionmaker(reads, expire_on_commit=False, autoflush=False)
+        event.listen(self.read_session_factory, "before_flush", _refuse_flush)
 
     @property
     def dialect(self) -> str:

@@ -86,6 +86,21 @@ def _finish(session: Session, commit: bool) -> None:
 DbSession = Annotated[Session, Depends(write_session, scope="function")]
 
 
+async def read_session(request: Request) -> AsyncIterator[Session]:
+    """For endpoints that only read: no transaction on PostgreSQL (see ``Database``), refuses to flush.
+
+    Closing returns the connection without I/O (nothing to roll back), so it stays on the event loop.
+    """
+    session = get_database(request).read_session_factory()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+ReadSession = Annotated[Session, Depends(read_session, scope="function")]
+
+
 def bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -94,7 +109,7 @@ def bearer_token(request: Request) -> str | None:
     return None
 
 
-def authenticated(request: Request, session: DbSession) -> Authenticated:
+def _authenticate(request: Request, session: Session) -> Authenticated:
     token = bearer_token(request)
     if token is None:
         raise Unauthenticated("Please log in")
@@ -103,12 +118,26 @@ def authenticated(request: Request, session: DbSession) -> Authenticated:
     return auth
 
 
+def authenticated(request: Request, session: DbSession) -> Authenticated:
+    return _authenticate(request, session)
+
+
+def authenticated_reader(request: Request, session: ReadSession) -> Authenticated:
+    return _authenticate(request, session)
+
+
 async def current_actor(auth: Annotated[Authenticated, Depends(authenticated)]) -> Actor:
+    return auth.actor
+
+
+async def current_reader(auth: Annotated[Authenticated, Depends(authenticated_reader)]) -> Actor:
     return auth.actor
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 CurrentAuth = Annotated[Authenticated, Depends(authenticated)]
+# The same, for endpoints on a ReadSession (one session, one connection per request).
+ReadingActor = Annotated[Actor, Depends(current_reader)]
 
 
 def _query_names(dependant: Dependant) -> set[str]:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from fixflow.accounts.actor import Actor
 from fixflow.core.errors import NotFound
+from fixflow.core.prebuilt import prebuilt_rows
 from fixflow.objects.models import ServiceObject
 
 
@@ -58,7 +59,7 @@ def object_names(session: Session, object_ids: Iterable[int]) -> dict[int, str]:
     ids = sorted(set(object_ids))
     if not ids:
         return {}
-    return {object_id: name for object_id, name in session.execute(_OBJECT_NAMES, {"ids": ids})}
+    return {object_id: name for object_id, name in prebuilt_rows(session, _OBJECT_NAMES, {"ids": ids})}
 
 
 def ancestor_ids_of(object_id: int, path: str) -> list[int]:

@@ -12,7 +12,14 @@ from sqlalchemy.orm import Session
 from fixflow.accounts.actor import Actor
 from fixflow.catalogs.refs import Ref
 from fixflow.core.errors import ValidationFailed
-from fixflow.core.http import CurrentActor, DbSession, JSONResponse, reject_unknown_query
+from fixflow.core.http import (
+    CurrentActor,
+    DbSession,
+    JSONResponse,
+    ReadingActor,
+    ReadSession,
+    reject_unknown_query,
+)
 from fixflow.core.idempotency import create_once
 from fixflow.core.schemas import RefOut
 from fixflow.ratings.service import active_criteria, get_my_rating, may_rate, rate_ticket
@@ -48,6 +55,7 @@ from fixflow.tickets.transitions import (
 from fixflow.tickets.works import WorkDraft, add_work, list_works
 from fixflow.workflow.service import statuses_of
 
+ROUTE_ORDER = 0  # hot: see fixflow.app.feature_routers
 router = APIRouter(prefix="/tickets", tags=["tickets"], dependencies=[Depends(reject_unknown_query)])
 
 
@@ -158,8 +166,8 @@ def _render(session: Session, actor: Actor, ticket: Ticket, status_code: int = 2
 @router.get("", response_model=schemas.TicketPage)
 def list_tickets_endpoint(
     request: Request,
-    session: DbSession,
-    actor: CurrentActor,
+    session: ReadSession,
+    actor: ReadingActor,
     view: TicketView = TicketView.ALL,
     q: Annotated[str | None, Query(max_length=200)] = None,
     status_id: int | None = None,
@@ -186,7 +194,7 @@ def list_tickets_endpoint(
 
 
 @router.get("/counts", response_model=schemas.CountsOut)
-def ticket_counts(session: DbSession, actor: CurrentActor) -> dict[str, int]:
+def ticket_counts(session: ReadSession, actor: ReadingActor) -> dict[str, int]:
     return {**count_views(session, actor), "cap": COUNT_CAP}
 
 
@@ -219,7 +227,7 @@ def create_ticket_endpoint(
 
 
 @router.get("/{ticket_id}", response_model=schemas.TicketOut)
-def get_ticket(ticket_id: int, session: DbSession, actor: CurrentActor) -> Response:
+def get_ticket(ticket_id: int, session: ReadSession, actor: ReadingActor) -> Response:
     return _render(session, actor, get_ticket_for_actor(session, actor, ticket_id))
 
 

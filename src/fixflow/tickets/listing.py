@@ -15,6 +15,7 @@ from fixflow.accounts.actor import Actor
 from fixflow.catalogs.refs import Ref, tenant_refs
 from fixflow.core.db import utcnow
 from fixflow.core.pagination import Page, check_limit, decode_cursor, encode_cursor, invalid_cursor
+from fixflow.core.prebuilt import prebuilt_rows
 from fixflow.objects.models import ServiceObject
 from fixflow.objects.queries import ancestor_ids_of, object_names
 from fixflow.tickets.extensions import EXTENSIONS
@@ -224,13 +225,13 @@ def list_tickets(
     def build() -> Any:
         return _list_statement(session, actor, view, filters, shape, params, size, by_branch)
 
+    rows: Sequence[Any]
     if _cacheable(filters):
         dialect = session.get_bind().dialect.name
         key = ("list", dialect, shape, view, approval_possible(params), frozenset(params), size, by_branch)
-        stmt = shaped_statement(key, build)
+        rows = prebuilt_rows(session, shaped_statement(key, build), params)
     else:
-        stmt = build()
-    rows: Sequence[Any] = session.execute(stmt, params).all()
+        rows = session.execute(build(), params).all()
     has_more = len(rows) > size
     rows = rows[:size]
     cards = _cards(session, actor, rows)
@@ -395,8 +396,8 @@ def count_views(session: Session, actor: Actor) -> dict[str, int]:
         return select(*counters)
 
     stmt = shaped_statement(("counts", shape, approval_possible(params), by_branch), build)
-    row = session.execute(stmt, params).one()
-    return {view.value: int(row._mapping[view.value]) for view in TicketView}
+    (row,) = prebuilt_rows(session, stmt, params)
+    return {view.value: int(getattr(row, view.value)) for view in TicketView}
 
 
 def _count_by_branch(view: TicketView, shape: VisibilityShape, params: dict[str, Any]) -> Any:

@@ -22,8 +22,9 @@ from fixflow.tickets.transitions import OfferedTransition, transition_ticket
 from fixflow.webapp import forms
 from fixflow.webapp.forms import NO_ERRORS, FormErrors
 from fixflow.webapp.lookups import work_rows
-from fixflow.webapp.web import CheckedForm, UserWeb, Web, WebRoute, attempt
+from fixflow.webapp.web import CheckedForm, ReaderWeb, UserWeb, Web, WebRoute, attempt
 
+ROUTE_ORDER = 0  # hot: see fixflow.app.feature_routers
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 PROFILE_TABS: tuple[tuple[str, str], ...] = (
@@ -46,7 +47,7 @@ def _url(ticket_id: int, **params: str) -> str:
 
 
 @router.get("/app/tickets/{ticket_id:int}")
-def ticket_page(web: UserWeb, ticket_id: int, tab: str = "ticket", done: str = "") -> Response:
+def ticket_page(web: ReaderWeb, ticket_id: int, tab: str = "ticket", done: str = "") -> Response:
     actor, session = web.actor, web.session
     ticket = get_ticket_for_actor(session, actor, ticket_id)
     detail = ticket_detail(session, actor, ticket)

@@ -15,8 +15,9 @@ from fixflow.tickets.listing import COUNT_CAP, TicketFilters, count_views, list_
 from fixflow.tickets.queries import TicketView
 from fixflow.webapp import forms
 from fixflow.webapp.lookups import objects_for_filter, statuses_for
-from fixflow.webapp.web import UserWeb, WebRoute
+from fixflow.webapp.web import ReaderWeb, WebRoute
 
+ROUTE_ORDER = 0  # hot: see fixflow.app.feature_routers
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 # (view, label msgid, icon) in bottom-bar order.
@@ -79,7 +80,7 @@ def _view(tab: str) -> TicketView:
 
 @router.get("/app/tickets")
 def tickets_page(
-    web: UserWeb,
+    web: ReaderWeb,
     tab: str = "mine",
     q: str = "",
     status: str = "",

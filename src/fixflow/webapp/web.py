@@ -33,7 +33,7 @@ from fixflow.core.errors import (
     Unauthenticated,
     VersionConflict,
 )
-from fixflow.core.http import DbSession
+from fixflow.core.http import DbSession, ReadSession
 from fixflow.core.i18n import choose_locale, get_translations, render_error
 from fixflow.core.security import constant_time_equals, new_token
 from fixflow.core.templating import palette_css, render_template
@@ -197,6 +197,15 @@ def _resolve_cookie(session: Session, token: str | None) -> tuple[Authenticated 
 
 
 def web_context(request: Request, session: DbSession) -> Web:
+    return _web(request, session)
+
+
+def web_reader_context(request: Request, session: ReadSession) -> Web:
+    """For pages that only read (the lists, the ticket profile): see ``core.http.read_session``."""
+    return _web(request, session)
+
+
+def _web(request: Request, session: Session) -> Web:
     settings: Settings = request.app.state.settings
     auth, drop = _resolve_cookie(session, request.cookies.get(SESSION_COOKIE))
     timezone = auth.tenant_timezone if auth is not None else settings.default_timezone
@@ -233,6 +242,15 @@ async def signed_in(web: AnyWeb) -> Web:  # no I/O: async saves a thread-pool ho
 
 
 UserWeb = Annotated[Web, Depends(signed_in)]
+
+
+async def signed_in_reader(web: Annotated[Web, Depends(web_reader_context)]) -> Web:
+    if web.auth is None:
+        raise LoginRequired
+    return web
+
+
+ReaderWeb = Annotated[Web, Depends(signed_in_reader)]
 
 
 MAX_FORM_FILES = 10

@@ -1,0 +1,88 @@
+"""Prebuilt statements run straight on the database driver (PostgreSQL), compiled once per statement.
+
+The hot read paths (authentication, ticket lists, counters, the ticket profile) build each statement
+once per shape (``tickets.queries.shaped_statement``) and run it for every request. On PostgreSQL,
+SQLAlchemy's execution machinery around such a statement (cache key, parameter processing, result
+metadata, row objects) costs several times what psycopg itself spends on it, and more than PostgreSQL
+spends running it. Here the statement is compiled once, expanding ``IN`` lists become ``= ANY(array)``
+parameters (so the SQL text never changes with the list's length and stays one prepared statement), and
+each request only binds its parameters and reads named-tuple rows from a psycopg cursor on the
+session's own connection: same transaction, same SQL, same plan.
+
+Rows come back as psycopg returns them: the engine pins the connection time zone to UTC, so
+``timestamptz`` values arrive as UTC-aware datetimes, exactly what ``UTCDateTime`` would produce. Only
+column selects belong here (no ORM entities); other dialects run the statement through the session.
+The engine's ``before_cursor_execute``/``after_cursor_execute`` listeners still see every statement, so
+statement counters and profilers keep working.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any, Unpack
+
+from psycopg.rows import namedtuple_row
+from sqlalchemy import Select
+from sqlalchemy.engine import Compiled, Connection
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+# SQLAlchemy renders an expanding parameter as a placeholder filled in at every execution.
+_EXPANDING = re.compile(r"(NOT )?IN \(__\[POSTCOMPILE_(\w+)\]\)")
+_MAX_COMPILED = 4096
+
+
+class _Prepared:
+    __slots__ = ("compiled", "sql", "statement")
+
+    def __init__(self, statement: Select[Unpack[tuple[Any, ...]]], sql: str, compiled: Compiled) -> None:
+        self.statement = statement  # keeps id(statement) from being reused while cached
+        self.sql = sql
+        self.compiled = compiled
+
+
+_prepared: dict[int, _Prepared | None] = {}
+
+
+def _prepare(statement: Select[Unpack[tuple[Any, ...]]], connection: Connection) -> _Prepared | None:
+    """The driver SQL of a statement, or None when it cannot run outside SQLAlchemy."""
+    key = id(statement)
+    if key in _prepared:
+        found = _prepared[key]
+        if found is None or found.statement is statement:
+            return found
+    compiled = statement.compile(dialect=connection.dialect)
+    sql = _EXPANDING.sub(lambda m: f"{'<> ALL' if m[1] else '= ANY'}(%({m[2]})s)", compiled.string)
+    prepared = None if "__[POSTCOMPILE" in sql else _Prepared(statement, sql, compiled)
+    if len(_prepared) >= _MAX_COMPILED:
+        _prepared.clear()
+    _prepared[key] = prepared
+    return prepared
+
+
+def prebuilt_rows(session: Session, statement: Select[Unpack[tuple[Any, ...]]], params: dict[str, Any]) -> Sequence[Any]:
+    """All rows of a statement built once and reused (never one built per call: it would be compiled
+    per call). Rows have the statement's column labels as attributes."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        return session.execute(statement, params).all()
+    prepared = _prepare(statement, connection)
+    if prepared is None:
+        return session.execute(statement, params).all()
+    values = prepared.compiled.construct_params(params)
+    driver = connection.connection.driver_connection
+    cursor = driver.cursor(row_factory=namedtuple_row)  # type: ignore[union-attr]
+    dispatch = connection.dispatch
+    if dispatch.before_cursor_execute:
+        dispatch.before_cursor_execute(connection, cursor, prepared.sql, values, None, False)
+    try:
+        cursor.execute(prepared.sql, values)
+        rows: list[Any] = cursor.fetchall()
+    except connection.dialect.loaded_dbapi.Error as exc:  # the same exceptions as through SQLAlchemy
+        raise DBAPIError.instance(prepared.sql, values, exc, connection.dialect.loaded_dbapi.Error) from exc
+    finally:
+        cursor.close()
+    if dispatch.after_cursor_execute:
+        dispatch.after_cursor_execute(connection, cursor, prepared.sql, values, None, False)
+    return rows
