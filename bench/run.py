@@ -44,6 +44,7 @@ SQLITE_PATH = REPO / "data" / "bench" / "bench.sqlite"
 NOISY_CORES = 0.25
 NOT_200 = "NOT 200 after the run:"
 PROFILE_RUNS = 30
+PROFILE_LINES = 40  # --top-for; BENCH_SORT=cumtime sorts by cumulative time instead of own time
 
 
 def parse_args() -> argparse.Namespace:
@@ -73,6 +74,9 @@ def parse_args() -> argparse.Namespace:
         type=float,
         default=20.0,
         help="before each scenario wait up to this many seconds for other processes to calm down",
+    )
+    p.add_argument(
+        "--no-reference", action="store_true", help="skip the spec's bare endpoint (bench/reference.py)"
     )
     p.add_argument("--json", type=Path, help="also write the figures to this file")
     return p.parse_args()
@@ -171,6 +175,62 @@ def server(url: str, port: int, log: Path) -> Any:
             proc.wait()
 
 
+@contextmanager
+def reference_server(url: str, port: int, log: Path) -> Any:
+    """bench/reference.py under uvicorn, 2 workers like fixflow's server."""
+    env = {**os.environ, "REFERENCE_DSN": url.replace("postgresql+psycopg://", "postgresql://")}
+    cmd = [sys.executable, "-m", "uvicorn", "reference:app", "--app-dir", str(HERE), "--workers", "2"]
+    cmd += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"]
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise SystemExit(f"the reference server exited; see {log}")
+            try:
+                httpx.get(f"{base}/tab?tenant=0&member=0", timeout=2)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def measure_reference(
+    url: str, ctx: BenchContext, args: argparse.Namespace, wrk: str | None
+) -> dict[str, Any] | None:
+    """The spec's bare endpoint on the same data, clients and load generator (bench/reference.py)."""
+    if not url.startswith("postgresql"):
+        return None
+    from reference import DRIVER
+
+    people = ctx.customers
+    lists = [
+        [Req("GET", f"/tab?tenant={ctx.tenant_id}&member={people[c % len(people)].member_id}", {})]
+        for c in range(ctx.clients)
+    ]
+    with reference_server(url, free_port(), REPO / "data" / "bench" / "reference.log") as base:
+        if args.warmup > 0:
+            drive(lists, base, args.warmup, wrk)
+        result = drive(lists, base, args.duration, wrk)
+    figures = {"rps": round(result.rps, 1), "p50_ms": round(result.p50_ms, 2)}
+    figures["p99_ms"] = round(result.p99_ms, 2)
+    print(
+        f"\nreference (spec: bare Starlette + {DRIVER} + orjson, one indexed query, 25 rows): "
+        f"{result.rps:,.0f} req/s, p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms; "
+        f"half of it: {result.rps / 2:,.0f} req/s (the spec's 2,600 is this machine on a fast day)"
+    )
+    return figures
+
+
 def selected(only: str) -> list[Scenario]:
     if not only:
         return [s for s in ALL_SCENARIOS]
@@ -243,6 +303,7 @@ def run_load(
     args: argparse.Namespace,
     wrk: str | None,
     meter: CpuMeter,
+    reference_rps: float | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Req], list[str]]:
     rows: list[dict[str, Any]] = []
     firsts: dict[str, Req] = {}
@@ -251,11 +312,12 @@ def run_load(
         "\nbg cpu: cores used by other processes meanwhile; cpu ms: server + database CPU per request; "
         "ceil/s: 2 cores / cpu ms,\nthe most this machine could serve with nothing else running "
         "(load generator excluded);\nsplit: the server's CPU per worker process in % (uneven: keep-alive "
-        "connections stuck on one worker)."
+        "connections stuck on one worker);\nof ref: req/s as a share of the reference endpoint of this "
+        "run (the spec asks for half of it)."
     )
     print(
         f"\n{'operation':<26}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'requests':>10}"
-        f"{'bg cpu':>8}{'cpu ms':>8}{'ceil/s':>8}{'split':>8}  verdict"
+        f"{'bg cpu':>8}{'cpu ms':>8}{'ceil/s':>8}{'split':>8}{'of ref':>8}  verdict"
     )
     for scenario in scenarios:
         lists = [lst for lst in scenario.build(ctx) if lst]
@@ -312,6 +374,7 @@ def run_load(
             # What 2 cores could serve if nothing but the server and its database used them.
             "cpu_bound_rps": round(2000 / cpu_per_request) if cpu_per_request else None,
             "tool": result.tool,
+            "share_of_reference": round(result.rps / reference_rps, 3) if reference_rps else None,
             "verdict": verdict(scenario, result),
             "notes": result.notes,
         }
@@ -319,7 +382,9 @@ def run_load(
         print(
             f"{scenario.name:<26}{row['rps']:>9.0f}{row['p50_ms']:>9.1f}{row['p99_ms']:>9.1f}"
             f"{row['errors']:>8}{row['requests']:>10}{background:>8.2f}{cpu_per_request:>8.2f}"
-            f"{row['cpu_bound_rps'] or 0:>8}{split:>8}  {row['verdict']} " + " ".join(result.notes),
+            f"{row['cpu_bound_rps'] or 0:>8}{split:>8}"
+            f"{format(row['share_of_reference'] or 0, '.0%') if reference_rps else '-':>8}"
+            f"  {row['verdict']} " + " ".join(result.notes),
             flush=True,
         )
     return rows, firsts, failed
@@ -377,7 +442,10 @@ def main() -> None:
         ctx = make_context(session, base, args.clients)
         session.commit()
         meter = CpuMeter(server_pid, pg_backends(url))
-        rows, firsts, failed = run_load(ctx, selected(args.only), base, args, wrk, meter)
+        reference = None if args.no_reference else measure_reference(url, ctx, args, wrk)
+        figures["reference"] = reference
+        ref_rps = reference["rps"] if reference else None
+        rows, firsts, failed = run_load(ctx, selected(args.only), base, args, wrk, meter, ref_rps)
         session.commit()
         ctx.session.expire_all()
         for scenario in ALL_SCENARIOS:  # the profile covers every scenario, run or not
@@ -422,7 +490,7 @@ def report_profile(
     for p in profiles:
         if p.stats is not None and p.name in top_for:
             print(f"\n#### Costliest functions of {p.name} (own time, {PROFILE_RUNS} requests)")
-            p.stats.sort_stats("tottime").print_stats(30)
+            p.stats.sort_stats(os.environ.get("BENCH_SORT", "tottime")).print_stats(PROFILE_LINES)
     if no_plans:
         return
     print("\n#### Plans of the ticket queries, as fixflow.tickets.listing builds them")
