@@ -95,3 +95,22 @@ def test_a_read_session_opens_no_transaction_on_postgresql(database: Database) -
         if database.dialect == "postgresql":
             assert driver.autocommit is True  # type: ignore[union-attr]
             assert driver.info.transaction_status.name == "IDLE"  # type: ignore[union-attr]
+
+
+_CREATED_SINCE = select(Ticket.id).where(
+    Ticket.id.in_(bindparam("ids", expanding=True)),
+    Ticket.created_at >= bindparam("since", type_=Ticket.created_at.type),
+)
+
+
+def test_typed_parameters_are_converted_like_sqlalchemy_does(session: Session, three: list[int]) -> None:
+    created = session.execute(_BY_IDS, {"ids": three[:1]}).one().created_at
+    moscow = dt.timezone(dt.timedelta(hours=3))
+    for since in (created.astimezone(moscow), created + dt.timedelta(seconds=1)):
+        params = {"ids": three, "since": since}
+        fast = sorted(r.id for r in prebuilt_rows(session, _CREATED_SINCE, params))
+        assert fast == sorted(r.id for r in session.execute(_CREATED_SINCE, params))
+    assert three[0] in {
+        r.id
+        for r in prebuilt_rows(session, _CREATED_SINCE, {"ids": three, "since": created.astimezone(moscow)})
+    }

@@ -19,8 +19,8 @@ statement counters and profilers keep working.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import Any, Unpack
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from psycopg.rows import namedtuple_row
 from sqlalchemy import Select
@@ -29,23 +29,27 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 # SQLAlchemy renders an expanding parameter as a placeholder filled in at every execution.
+AnySelect = Select[*tuple[Any, ...]]
 _EXPANDING = re.compile(r"(NOT )?IN \(__\[POSTCOMPILE_(\w+)\]\)")
 _MAX_COMPILED = 4096
 
 
 class _Prepared:
-    __slots__ = ("compiled", "sql", "statement")
+    __slots__ = ("compiled", "processors", "sql", "statement")
 
-    def __init__(self, statement: Select[Unpack[tuple[Any, ...]]], sql: str, compiled: Compiled) -> None:
+    def __init__(self, statement: AnySelect, sql: str, compiled: Compiled) -> None:
         self.statement = statement  # keeps id(statement) from being reused while cached
         self.sql = sql
         self.compiled = compiled
+        # Types that convert what they bind (UTCDateTime: aware datetimes only) still do so here.
+        found: dict[str, Callable[[Any], Any]] = getattr(compiled, "_bind_processors", {})
+        self.processors = tuple(found.items())
 
 
 _prepared: dict[int, _Prepared | None] = {}
 
 
-def _prepare(statement: Select[Unpack[tuple[Any, ...]]], connection: Connection) -> _Prepared | None:
+def _prepare(statement: AnySelect, connection: Connection) -> _Prepared | None:
     """The driver SQL of a statement, or None when it cannot run outside SQLAlchemy."""
     key = id(statement)
     if key in _prepared:
@@ -61,16 +65,24 @@ def _prepare(statement: Select[Unpack[tuple[Any, ...]]], connection: Connection)
     return prepared
 
 
-def prebuilt_rows(session: Session, statement: Select[Unpack[tuple[Any, ...]]], params: dict[str, Any]) -> Sequence[Any]:
+def prebuilt_rows(session: Session, statement: AnySelect, params: dict[str, Any]) -> Sequence[Any]:
     """All rows of a statement built once and reused (never one built per call: it would be compiled
     per call). Rows have the statement's column labels as attributes."""
+    if session.autoflush and (session.new or session.dirty or session.deleted):
+        session.flush()  # what session.execute would do first
     connection = session.connection()
     if connection.dialect.name != "postgresql":
         return session.execute(statement, params).all()
     prepared = _prepare(statement, connection)
     if prepared is None:
         return session.execute(statement, params).all()
-    values = prepared.compiled.construct_params(params)
+    values = dict(prepared.compiled.construct_params(params) or {})
+    for name, process in prepared.processors:
+        value = values.get(name)
+        if isinstance(value, list):  # an expanding parameter: each element, as SQLAlchemy does
+            values[name] = [process(v) for v in value]
+        elif value is not None:
+            values[name] = process(value)
     driver = connection.connection.driver_connection
     cursor = driver.cursor(row_factory=namedtuple_row)  # type: ignore[union-attr]
     dispatch = connection.dispatch

@@ -13,6 +13,7 @@ from fixflow.accounts.actor import Actor
 from fixflow.accounts.logins import format_phone
 from fixflow.accounts.models import Account, Member, Role, person_name
 from fixflow.catalogs.refs import Ref, tenant_refs
+from fixflow.core.prebuilt import prebuilt_rows
 from fixflow.objects.models import ServiceObject
 from fixflow.objects.queries import object_names
 from fixflow.ratings.service import get_my_rating, may_rate
@@ -76,7 +77,7 @@ _TIMELINE = (
 def _people(session: Session, member_ids: set[int]) -> dict[int, PersonRef]:
     if not member_ids:
         return {}
-    rows = session.execute(_PEOPLE, {"ids": sorted(member_ids)}).all()
+    rows = prebuilt_rows(session, _PEOPLE, {"ids": sorted(member_ids)})
     people = {}
     for r in rows:
         name = person_name(r.id, r.last_name, r.first_name, r.patronymic)
@@ -94,7 +95,7 @@ def _object_path(session: Session, obj: ServiceObject) -> list[str]:
 
 def status_timeline(session: Session, ticket: Ticket) -> list[TimelineEntry]:
     """Status changes only (what a customer may see), oldest first, starting with creation."""
-    rows = session.execute(_TIMELINE, {"ticket_id": ticket.id}).all()
+    rows = prebuilt_rows(session, _TIMELINE, {"ticket_id": ticket.id})
     start_status_id = lifecycle_of_type(session, ticket.tenant_id, ticket.type_id).start_status_id
     statuses = statuses_of(session, ticket.tenant_id)
     entries: list[TimelineEntry] = []

@@ -19,6 +19,7 @@ from fixflow.catalogs.models import Criticality, TicketType, WorkType
 from fixflow.catalogs.numbering import next_counter, render_number
 from fixflow.core.db import utcnow
 from fixflow.core.errors import ErrorCollector, Forbidden, NotFound, ValidationFailed, VersionConflict
+from fixflow.core.prebuilt import prebuilt_rows
 from fixflow.jobs.outbox import emit_event
 from fixflow.objects.models import ServiceObject
 from fixflow.objects.queries import (
@@ -408,7 +409,7 @@ _EXECUTOR_IDS = select(TicketExecutor.member_id).where(TicketExecutor.ticket_id 
 
 
 def executor_ids_of(session: Session, ticket_id: int) -> set[int]:
-    return set(session.scalars(_EXECUTOR_IDS, {"ticket_id": ticket_id}))
+    return {row[0] for row in prebuilt_rows(session, _EXECUTOR_IDS, {"ticket_id": ticket_id})}
 
 
 def set_executors(session: Session, actor: Actor | None, ticket: Ticket, member_ids: list[int]) -> None:
@@ -521,8 +522,7 @@ _FAVORITE = select(Favorite.ticket_id).where(
 
 
 def is_favorite(session: Session, actor: Actor, ticket_id: int) -> bool:
-    found = session.scalar(_FAVORITE, {"member_id": actor.member_id, "ticket_id": ticket_id})
-    return found is not None
+    return bool(prebuilt_rows(session, _FAVORITE, {"member_id": actor.member_id, "ticket_id": ticket_id}))
 
 
 def member_company_ids(session: Session, member_id: int) -> set[int]:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from fixflow.accounts.actor import Actor
 from fixflow.core.db import utcnow
 from fixflow.core.errors import FieldProblem, Forbidden, RequirementNotMet, ValidationFailed
+from fixflow.core.prebuilt import prebuilt_rows
 from fixflow.jobs.outbox import emit_event, schedule_job
 from fixflow.tickets.extensions import EXTENSIONS
 from fixflow.tickets.history import HistoryKind, record
@@ -45,7 +46,7 @@ _WORKS_COUNT = select(func.count()).where(TicketWork.ticket_id == bindparam("tic
 
 
 def ticket_facts(session: Session, ticket: Ticket) -> TicketFacts:
-    works = session.scalar(_WORKS_COUNT, {"ticket_id": ticket.id}) or 0
+    ((works,),) = prebuilt_rows(session, _WORKS_COUNT, {"ticket_id": ticket.id})
     return TicketFacts(
         stage_id=ticket.stage_id,
         initiator_id=ticket.initiator_id,
