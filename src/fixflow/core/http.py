@@ -147,13 +147,20 @@ def _query_names(dependant: Dependant) -> set[str]:
     return names
 
 
+# By route (the dependant is kept so a recycled id cannot match another app's route).
+_allowed_query_names: dict[int, tuple[Dependant, frozenset[str]]] = {}
+
+
 async def reject_unknown_query(request: Request) -> None:
     """Unknown query parameters are refused, never silently ignored (spec/quality.md)."""
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
     if dependant is None:
         return
-    allowed = _query_names(dependant)
+    known = _allowed_query_names.get(id(dependant))
+    if known is None or known[0] is not dependant:  # a route's parameters never change once built
+        known = _allowed_query_names[id(dependant)] = (dependant, frozenset(_query_names(dependant)))
+    allowed = known[1]
     # ``f.<code>…`` are additional-field filters, validated by the fields feature itself.
     unknown = sorted(k for k in set(request.query_params.keys()) - allowed if not k.startswith("f."))
     if unknown:
