@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import orjson
 from fastapi import Depends, FastAPI, Request
@@ -28,6 +28,7 @@ from fixflow.core.errors import (
 )
 
 PROBLEM_BASE = "https://fixflow.dev/problems/"
+T = TypeVar("T")
 
 
 class JSONResponse(_Response):
@@ -109,35 +110,38 @@ def bearer_token(request: Request) -> str | None:
     return None
 
 
-def _authenticate(request: Request, session: Session) -> Authenticated:
+def authenticated(request: Request, session: DbSession) -> Authenticated:
     token = bearer_token(request)
     if token is None:
         raise Unauthenticated("Please log in")
-    auth = resolve_session(session, token)
-    request.state.actor = auth.actor
-    return auth
-
-
-def authenticated(request: Request, session: DbSession) -> Authenticated:
-    return _authenticate(request, session)
-
-
-def authenticated_reader(request: Request, session: ReadSession) -> Authenticated:
-    return _authenticate(request, session)
+    return resolve_session(session, token)
 
 
 async def current_actor(auth: Annotated[Authenticated, Depends(authenticated)]) -> Actor:
     return auth.actor
 
 
-async def current_reader(auth: Annotated[Authenticated, Depends(authenticated_reader)]) -> Actor:
-    return auth.actor
-
-
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 CurrentAuth = Annotated[Authenticated, Depends(authenticated)]
-# The same, for endpoints on a ReadSession (one session, one connection per request).
-ReadingActor = Annotated[Actor, Depends(current_reader)]
+
+
+async def run_reader(request: Request, work: Callable[[Session, Actor], T]) -> T:
+    """A read endpoint's whole work in one thread-pool hop: read session, authentication, the service.
+
+    For the hottest reads (lists, counters, the ticket profile). Resolved as FastAPI dependencies, the
+    same session and authentication cost about as much again as the list itself (measured in process:
+    4.9 ms against 2.9 ms of CPU per list request), each sync dependency being a hop of its own.
+    """
+    token = bearer_token(request)
+    if token is None:
+        raise Unauthenticated("Please log in")
+    factory = get_database(request).read_session_factory
+
+    def job() -> T:
+        with factory() as session:
+            return work(session, resolve_session(session, token).actor)
+
+    return await run_in_threadpool(job)
 
 
 def _query_names(dependant: Dependant) -> set[str]:

@@ -7,6 +7,7 @@ pool) and lets Jinja cache compiled templates per language.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -115,6 +116,9 @@ def _make_filters(locale_name: str) -> dict[str, Any]:
 def environment(locale: str) -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATE_DIR),
+        # Checking every template's file for changes costs a dozen stat calls per page; only a developer
+        # editing templates under a running server needs it.
+        auto_reload=os.environ.get("FIXFLOW_ENV", "development") == "development",
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,

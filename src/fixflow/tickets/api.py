@@ -16,9 +16,8 @@ from fixflow.core.http import (
     CurrentActor,
     DbSession,
     JSONResponse,
-    ReadingActor,
-    ReadSession,
     reject_unknown_query,
+    run_reader,
 )
 from fixflow.core.idempotency import create_once
 from fixflow.core.schemas import RefOut
@@ -164,10 +163,8 @@ def _render(session: Session, actor: Actor, ticket: Ticket, status_code: int = 2
 
 
 @router.get("", response_model=schemas.TicketPage)
-def list_tickets_endpoint(
+async def list_tickets_endpoint(
     request: Request,
-    session: ReadSession,
-    actor: ReadingActor,
     view: TicketView = TicketView.ALL,
     q: Annotated[str | None, Query(max_length=200)] = None,
     status_id: int | None = None,
@@ -188,14 +185,21 @@ def list_tickets_endpoint(
     filters = TicketFilters(
         q, status_id, object_id, type_id, criticality_id, created_from, created_to, overdue, field_filters
     )
-    page = list_tickets(session, actor, view, filters, limit=limit, cursor=cursor)
-    items = [card_json(c, staff=actor.is_staff) for c in page.items]
-    return JSONResponse({"items": items, "next_cursor": page.next_cursor})
+
+    def page_json(session: Session, actor: Actor) -> Response:
+        page = list_tickets(session, actor, view, filters, limit=limit, cursor=cursor)
+        items = [card_json(c, staff=actor.is_staff) for c in page.items]
+        return JSONResponse({"items": items, "next_cursor": page.next_cursor})
+
+    return await run_reader(request, page_json)
 
 
 @router.get("/counts", response_model=schemas.CountsOut)
-def ticket_counts(session: ReadSession, actor: ReadingActor) -> dict[str, int]:
-    return {**count_views(session, actor), "cap": COUNT_CAP}
+async def ticket_counts(request: Request) -> Response:
+    def counts_json(session: Session, actor: Actor) -> Response:
+        return JSONResponse({**count_views(session, actor), "cap": COUNT_CAP})
+
+    return await run_reader(request, counts_json)
 
 
 @router.post("", response_model=schemas.TicketOut, status_code=201)
@@ -227,8 +231,11 @@ def create_ticket_endpoint(
 
 
 @router.get("/{ticket_id}", response_model=schemas.TicketOut)
-def get_ticket(ticket_id: int, session: ReadSession, actor: ReadingActor) -> Response:
-    return _render(session, actor, get_ticket_for_actor(session, actor, ticket_id))
+async def get_ticket(request: Request, ticket_id: int) -> Response:
+    def profile_json(session: Session, actor: Actor) -> Response:
+        return _render(session, actor, get_ticket_for_actor(session, actor, ticket_id))
+
+    return await run_reader(request, profile_json)
 
 
 @router.patch("/{ticket_id}", response_model=schemas.TicketOut)
