@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from builders import World, login, make_ticket
 from fixflow.catalogs.refs import tenant_refs
 from fixflow.core.db import Database
+from fixflow.objects.models import ServiceObject
 from fixflow.tenants.models import Tenant
 from fixflow.workflow.models import Status
 
@@ -94,3 +95,45 @@ def test_only_configuration_writes_change_the_version(world: World, database: Da
     with database.session(write=True) as s:
         s.add(Status(tenant_id=world.tenant_id, name="Новый статус"))
     assert _version(database, world.tenant_id) != before
+
+
+def _first_card_path(client: TestClient, headers: dict[str, str]) -> list[str]:
+    page = client.get(f"{API}/tickets?view=all", headers=headers).json()
+    return list(page["items"][0]["object_path"])
+
+
+def test_object_names_are_cached_and_a_rename_shows_at_once(
+    client: TestClient, world: World, database: Database, count_queries: Any
+) -> None:
+    """Cards name each object's ancestors from a per-process cache that a rename invalidates."""
+    site_id, equipment_id = world.objects_a
+    with database.session(write=True) as s:
+        make_ticket(s, world, by="customer_a", object_id=equipment_id)
+    headers = login(client, world.customer_a)
+    site_name, _ = _first_card_path(client, headers)
+    with count_queries:
+        assert _first_card_path(client, headers)[0] == site_name
+    assert not [q for q in count_queries.statements if "objects.name" in q and "FROM objects" in q]
+
+    with database.session(write=True) as s:
+        site = s.get(ServiceObject, site_id)
+        assert site is not None
+        site.name = "Переименованный объект"
+    assert _first_card_path(client, headers)[0] == "Переименованный объект"
+
+
+def test_new_objects_leave_the_configuration_version_alone(world: World, database: Database) -> None:
+    before = _version(database, world.tenant_id)
+    with database.session(write=True) as s:
+        site = s.get(ServiceObject, world.objects_a[0])
+        assert site is not None
+        s.add(
+            ServiceObject(
+                tenant_id=world.tenant_id,
+                company_id=site.company_id,
+                type_id=site.type_id,
+                name="Новое оборудование",
+                path=site.path,
+            )
+        )
+    assert _version(database, world.tenant_id) == before

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Hashable
-from typing import Any, TypeVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
-from sqlalchemy import column, event, select, table, update
+from sqlalchemy import column, event, inspect, select, table, update
 from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 
 T = TypeVar("T")
@@ -34,7 +34,13 @@ _process_cache: dict[tuple[int, Hashable], tuple[int, Any]] = {}
 
 
 class TenantConfiguration:
-    """Marker for models whose rows are tenant configuration (a write bumps ``config_version``)."""
+    """Marker for models whose rows are tenant configuration (a write bumps ``config_version``).
+
+    ``config_attributes`` narrows that to changes of these attributes of existing rows (new and
+    deleted rows then do not count): object names are cached by id, and only a rename changes them.
+    """
+
+    config_attributes: ClassVar[tuple[str, ...] | None] = None
 
 
 def note_config_version(session: Session, tenant_id: int, version: int) -> None:
@@ -73,12 +79,23 @@ def _current_version(session: Session, tenant_id: int) -> int:
 def _changed_tenants(session: Session) -> set[int]:
     tenants: set[int] = set()
     for obj in (*session.new, *session.deleted):
-        if isinstance(obj, TenantConfiguration) and getattr(obj, "tenant_id", None) is not None:
+        if (
+            isinstance(obj, TenantConfiguration)
+            and obj.config_attributes is None
+            and getattr(obj, "tenant_id", None) is not None
+        ):
             tenants.add(int(obj.tenant_id))  # type: ignore[attr-defined]
     for obj in session.dirty:
-        if isinstance(obj, TenantConfiguration) and session.is_modified(obj, include_collections=False):
+        if isinstance(obj, TenantConfiguration) and _changed(session, obj):
             tenants.add(int(obj.tenant_id))  # type: ignore[attr-defined]
     return tenants
+
+
+def _changed(session: Session, obj: TenantConfiguration) -> bool:
+    if obj.config_attributes is None:
+        return session.is_modified(obj, include_collections=False)
+    attributes = inspect(obj).attrs
+    return any(attributes[name].history.has_changes() for name in obj.config_attributes)
 
 
 def mark_config_changed(session: Session, tenant_ids: set[int]) -> None:

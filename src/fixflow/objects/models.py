@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Date, Float, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from fixflow.core.configcache import TenantConfiguration
 from fixflow.core.db import Base, fk, id_column, tenant_fk, utcnow
 
 
@@ -20,8 +21,9 @@ class ObjectType(Base):
     requires_address: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class ServiceObject(Base):
+class ServiceObject(Base, TenantConfiguration):
     __tablename__ = "objects"
+    config_attributes = ("name",)  # names are cached by id (objects.queries.object_names)
     __table_args__ = (
         Index("ix_objects_tenant_company", "tenant_id", "company_id", "id"),
         Index("ix_objects_tenant_path", "tenant_id", "path"),

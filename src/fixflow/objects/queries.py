@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, and_, bindparam, false, select
 from sqlalchemy.orm import Session
 
 from fixflow.accounts.actor import Actor
+from fixflow.core.configcache import config_cached
 from fixflow.core.errors import NotFound
 from fixflow.core.prebuilt import prebuilt_rows
 from fixflow.objects.models import ServiceObject
@@ -50,16 +51,33 @@ def get_object_for_actor(session: Session, actor: Actor, object_id: int) -> Serv
 
 
 _OBJECT_NAMES = select(ServiceObject.id, ServiceObject.name).where(
-    ServiceObject.id.in_(bindparam("ids", expanding=True))
+    ServiceObject.tenant_id == bindparam("tenant"), ServiceObject.id.in_(bindparam("ids", expanding=True))
 )
+_MAX_CACHED_NAMES = 200_000
 
 
-def object_names(session: Session, object_ids: Iterable[int]) -> dict[int, str]:
-    """Names by id in one prebuilt statement (ancestors on cards and profiles: every list request)."""
-    ids = sorted(set(object_ids))
+def object_names(session: Session, tenant_id: int, object_ids: Iterable[int]) -> dict[int, str]:
+    """Names by id (ancestors on cards and profiles: every list request), cached per process.
+
+    The cache lives under the tenant's configuration version, which a rename replaces
+    (``ServiceObject.config_attributes``), and fills by id as lists meet objects: a warm list reads
+    no names at all. A dict shared by threads: single reads and writes are atomic, and a lost race
+    costs one more query.
+    """
+    ids = set(object_ids)
     if not ids:
         return {}
-    return {object_id: name for object_id, name in prebuilt_rows(session, _OBJECT_NAMES, {"ids": ids})}
+    cache: dict[int, str] = config_cached(session, tenant_id, "object_names", dict)
+    found = {i: name for i in ids if (name := cache.get(i)) is not None}
+    missing = ids - found.keys()
+    if missing:
+        params = {"tenant": tenant_id, "ids": sorted(missing)}
+        fetched = {object_id: name for object_id, name in prebuilt_rows(session, _OBJECT_NAMES, params)}
+        if len(cache) + len(fetched) > _MAX_CACHED_NAMES:
+            cache.clear()
+        cache.update(fetched)
+        found.update(fetched)
+    return found
 
 
 def ancestor_ids_of(object_id: int, path: str) -> list[int]:

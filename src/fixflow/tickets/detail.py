@@ -89,7 +89,7 @@ def _object_path(session: Session, obj: ServiceObject) -> list[str]:
     ancestors = obj.ancestor_ids
     if not ancestors:
         return [obj.name]
-    names = object_names(session, ancestors)
+    names = object_names(session, obj.tenant_id, ancestors)
     return [names[a] for a in ancestors if a in names] + [obj.name]
 
 

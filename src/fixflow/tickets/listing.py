@@ -342,7 +342,7 @@ def _cards(session: Session, actor: Actor, rows: Sequence[Any]) -> list[TicketCa
         return []
     refs = tenant_refs(session, actor.tenant_id)
     ancestry = {r.object_id: ancestor_ids_of(r.object_id, r.object_path) for r in rows}
-    names = object_names(session, (a for ids in ancestry.values() for a in ids))
+    names = object_names(session, actor.tenant_id, (a for ids in ancestry.values() for a in ids))
     now = utcnow()
     cards = []
     for r in rows:
