@@ -74,7 +74,11 @@ def _make_filters(locale_name: str) -> dict[str, Any]:
         zone = _tz(context)
         local = value.astimezone(zone)
         pattern = "d MMM" if local.year == dt.datetime.now(zone).year else "d MMM yyyy"
-        return str(format_date(local.date(), pattern, locale=locale))
+        return day_text(local.date(), pattern)
+
+    @lru_cache(maxsize=4096)
+    def day_text(day: dt.date, pattern: str) -> str:  # Babel takes ≈ 20 µs a date; a list shows 25
+        return str(format_date(day, pattern, locale=locale))
 
     @pass_context
     def iso_local(context: Context, value: dt.datetime | None) -> str:
