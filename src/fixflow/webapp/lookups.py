@@ -18,6 +18,7 @@ from fixflow.accounts.actor import Actor
 from fixflow.accounts.models import Account, Member
 from fixflow.catalogs.models import WorkType
 from fixflow.catalogs.refs import Ref, tenant_refs
+from fixflow.core.prebuilt import prebuilt_rows
 from fixflow.objects.models import ServiceObject
 from fixflow.objects.queries import (
     effective_address,
@@ -66,7 +67,7 @@ def objects_for_filter(session: Session, actor: Actor) -> list[ObjectOption]:
             .limit(FILTER_OBJECTS_LIMIT)
         )
 
-    rows = session.execute(shaped_statement(("filter_objects", shape), build), params).all()
+    rows = prebuilt_rows(session, shaped_statement(("filter_objects", shape), build), params)
     shown = {r.id for r in rows}
     return [
         ObjectOption(
