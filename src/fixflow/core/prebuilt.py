@@ -28,8 +28,8 @@ from sqlalchemy.engine import Compiled, Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-# SQLAlchemy renders an expanding parameter as a placeholder filled in at every execution.
 AnySelect = Select[*tuple[Any, ...]]
+# SQLAlchemy renders an expanding parameter as a placeholder filled in at every execution.
 _EXPANDING = re.compile(r"(NOT )?IN \(__\[POSTCOMPILE_(\w+)\]\)")
 _MAX_COMPILED = 4096
 
@@ -91,7 +91,9 @@ def prebuilt_rows(session: Session, statement: AnySelect, params: dict[str, Any]
     try:
         cursor.execute(prepared.sql, values)
         rows: list[Any] = cursor.fetchall()
-    except connection.dialect.loaded_dbapi.Error as exc:  # the same exceptions as through SQLAlchemy
+    except connection.dialect.loaded_dbapi.Error as exc:
+        # The same exception types as through SQLAlchemy. A lost connection is not flagged here; the
+        # pool finds it out when it resets the connection on return, and discards it.
         raise DBAPIError.instance(prepared.sql, values, exc, connection.dialect.loaded_dbapi.Error) from exc
     finally:
         cursor.close()
