@@ -140,15 +140,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(url: str, port: int, log: Path) -> Any:
-    env = {
-        **os.environ,
-        "FIXFLOW_DATABASE_URL": url,
-        "FIXFLOW_ENV": "production",
-        "FIXFLOW_SECRET_KEY": secrets.token_urlsafe(32),
-        "FIXFLOW_DATA_DIR": str(SQLITE_PATH.parent),
-    }
-    cmd = fixflow("serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2", "--no-worker")
+def serving(cmd: list[str], env: dict[str, str], log: Path, ready_path: str, port: int) -> Any:
+    """Run a server process until the block ends, once ``ready_path`` answers 200; yields (base, pid)."""
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
     try:
@@ -158,7 +151,7 @@ def server(url: str, port: int, log: Path) -> Any:
             if proc.poll() is not None:
                 raise SystemExit(f"the server exited; see {log}")
             try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                if httpx.get(f"{base}{ready_path}", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
@@ -175,33 +168,24 @@ def server(url: str, port: int, log: Path) -> Any:
             proc.wait()
 
 
-@contextmanager
+def server(url: str, port: int, log: Path) -> Any:
+    env = {
+        **os.environ,
+        "FIXFLOW_DATABASE_URL": url,
+        "FIXFLOW_ENV": "production",
+        "FIXFLOW_SECRET_KEY": secrets.token_urlsafe(32),
+        "FIXFLOW_DATA_DIR": str(SQLITE_PATH.parent),
+    }
+    cmd = fixflow("serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2", "--no-worker")
+    return serving(cmd, env, log, "/readyz", port)
+
+
 def reference_server(url: str, port: int, log: Path) -> Any:
     """bench/reference.py under uvicorn, 2 workers like fixflow's server."""
     env = {**os.environ, "REFERENCE_DSN": url.replace("postgresql+psycopg://", "postgresql://")}
     cmd = [sys.executable, "-m", "uvicorn", "reference:app", "--app-dir", str(HERE), "--workers", "2"]
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"]
-    with log.open("w") as out:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise SystemExit(f"the reference server exited; see {log}")
-            try:
-                httpx.get(f"{base}/tab?tenant=0&member=0", timeout=2)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    return serving(cmd, env, log, "/tab?tenant=0&member=0", port)
 
 
 def measure_reference(
@@ -217,7 +201,7 @@ def measure_reference(
         [Req("GET", f"/tab?tenant={ctx.tenant_id}&member={people[c % len(people)].member_id}", {})]
         for c in range(ctx.clients)
     ]
-    with reference_server(url, free_port(), REPO / "data" / "bench" / "reference.log") as base:
+    with reference_server(url, free_port(), REPO / "data" / "bench" / "reference.log") as (base, _pid):
         if args.warmup > 0:
             drive(lists, base, args.warmup, wrk)
         result = drive(lists, base, args.duration, wrk)
