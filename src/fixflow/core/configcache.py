@@ -9,7 +9,9 @@ old cached value look current. Authentication reads the
 version in its single statement, so a warm request reads no configuration at all.
 
 Values must be immutable snapshots (frozen dataclasses, tuples, mappings nobody mutates), never ORM
-objects: they outlive the session and are shared by the threads of the process.
+objects: they outlive the session and are shared by the threads of the process. The one kind of
+exception: a dict that only ever gains entries that are true under its version (object names by id,
+``objects.queries.object_names``).
 """
 
 from __future__ import annotations

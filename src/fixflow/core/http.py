@@ -129,8 +129,8 @@ async def run_reader(request: Request, work: Callable[[Session, Actor], T]) -> T
     """A read endpoint's whole work in one thread-pool hop: read session, authentication, the service.
 
     For the hottest reads (lists, counters, the ticket profile). Resolved as FastAPI dependencies, the
-    same session and authentication cost about as much again as the list itself (measured in process:
-    4.9 ms against 2.9 ms of CPU per list request), each sync dependency being a hop of its own.
+    same session and authentication cost a hop each and FastAPI's resolution on top (measured in
+    process: 5.5 ms against 4.4 ms of CPU per list request).
     """
     token = bearer_token(request)
     if token is None:
