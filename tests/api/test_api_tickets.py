@@ -711,3 +711,18 @@ def test_a_customer_sees_the_reason_they_gave_in_their_history(
     rows = client.get(f"{API}/tickets/{ticket.id}/history", headers=customer).json()
     assert "stage_changed" not in {r["kind"] for r in rows}
     assert [r["comment"] for r in rows if r["kind"] == "status_changed"][-1] == "Всё ещё течёт"
+
+
+def test_the_read_paths_refuse_a_session_ended_a_moment_ago(
+    client: TestClient, world: World, database: Database
+) -> None:
+    """Lists, counters and the profile authenticate on their own read path: a logout counts at once."""
+    with database.session(write=True) as s:
+        ticket_id = make_ticket(s, world, by="customer_a").id
+    headers = login(client, world.customer_a)
+    paths = [f"{API}/tickets", f"{API}/tickets/counts", f"{API}/tickets/{ticket_id}"]
+    assert [client.get(p, headers=headers).status_code for p in paths] == [200, 200, 200]
+    assert client.post(f"{API}/auth/logout", headers=headers).status_code == 204
+    refused = [client.get(p, headers=headers) for p in paths]
+    assert [r.status_code for r in refused] == [401, 401, 401]
+    assert all(r.headers["content-type"].startswith("application/problem+json") for r in refused)
