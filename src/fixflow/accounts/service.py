@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
+from fixflow.accounts import actorcache
 from fixflow.accounts.actor import Actor, MemberFacts, RoleGrant, build_actor
 from fixflow.accounts.logins import Login, normalize_email, normalize_phone, parse_login
 from fixflow.accounts.models import (
@@ -262,13 +263,23 @@ _SESSION_LOOKUP = (
 )
 
 
-def resolve_session(session: Session, token: str) -> Authenticated:
+# The same with the fingerprint ``actorcache`` validates a remembered actor against, in one snapshot.
+_SESSION_LOOKUP_FINGERPRINTED = _SESSION_LOOKUP.add_columns(actorcache.FINGERPRINT_WITH_COLLEAGUES)
+
+
+def resolve_session(session: Session, token: str, *, remember: bool = False) -> Authenticated:
     """The actor behind a token; revoked, expired, banned or deleted → 401.
 
     One statement: the session, member, account, the tenant's configuration version and one row per
-    (role, company) of the member — authentication runs on every request.
+    (role, company) of the member — authentication runs on every request. ``remember`` keeps the
+    actor for ``actorcache.run_as_remembered`` (the hottest reads).
     """
-    rows = prebuilt_rows(session, _SESSION_LOOKUP, {"token_hash": token_digest(token)})
+    token_hash = token_digest(token)
+    if remember:
+        params = {"token_hash": token_hash, "auth_token_hash": token_hash, "auth_now": utcnow()}
+        rows = prebuilt_rows(session, _SESSION_LOOKUP_FINGERPRINTED, params)
+    else:
+        rows = prebuilt_rows(session, _SESSION_LOOKUP, {"token_hash": token_hash})
     if not rows:
         raise Unauthenticated("Please log in")
     first = rows[0]
@@ -297,11 +308,14 @@ def resolve_session(session: Session, token: str) -> Authenticated:
         first.is_mobile,
     )
     record = SessionRecord(first.id, first.kind, first.csrf_token, first.account_id, first.member_id)
-    return Authenticated(
+    authenticated = Authenticated(
         actor=build_actor(session, facts, list(roles.values()), companies),
         auth_session=record,
         tenant_timezone=first.tenant_timezone,
     )
+    if remember:
+        actorcache.remember(token_hash, authenticated, getattr(first, actorcache.FINGERPRINT_LABEL))
+    return authenticated
 
 
 def revoke_session(session: Session, session_id: int) -> None:

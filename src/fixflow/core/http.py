@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
 import orjson
 from fastapi import Depends, FastAPI, Request
@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fixflow.accounts.actor import Actor
+from fixflow.accounts.actorcache import run_as_remembered
 from fixflow.accounts.service import Authenticated, TenantChoiceRequired, resolve_session
 from fixflow.config import Settings
 from fixflow.core.db import Database
@@ -26,6 +27,7 @@ from fixflow.core.errors import (
     Unauthenticated,
     ValidationFailed,
 )
+from fixflow.core.security import token_digest
 
 PROBLEM_BASE = "https://fixflow.dev/problems/"
 T = TypeVar("T")
@@ -138,8 +140,11 @@ async def run_reader(request: Request, work: Callable[[Session, Actor], T]) -> T
     factory = get_database(request).read_session_factory
 
     def job() -> T:
+        done, result = run_as_remembered(factory, token_digest(token), work)
+        if done:
+            return cast(T, result)
         with factory() as session:
-            return work(session, resolve_session(session, token).actor)
+            return work(session, resolve_session(session, token, remember=True).actor)
 
     return await run_in_threadpool(job)
 

@@ -14,16 +14,21 @@ Rows come back as psycopg returns them: the engine pins the connection time zone
 column selects belong here (no ORM entities); other dialects run the statement through the session.
 The engine's ``before_cursor_execute``/``after_cursor_execute`` listeners still see every statement, so
 statement counters and profilers keep working.
+
+A statement may also **carry a check** for the request (``carrier=True``): a column another module put
+in ``session.info[CARRIED_CHECK]`` (the validation of a remembered actor, ``accounts.actorcache``) is
+added to it, so the check costs no round trip of its own. The check sees the first row's value and
+raises if the rows were read on a premise that no longer holds.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from psycopg.rows import namedtuple_row
-from sqlalchemy import Select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.engine import Compiled, Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -32,6 +37,41 @@ AnySelect = Select[*tuple[Any, ...]]
 # SQLAlchemy renders an expanding parameter as a placeholder filled in at every execution.
 _EXPANDING = re.compile(r"(NOT )?IN \(__\[POSTCOMPILE_(\w+)\]\)")
 _MAX_COMPILED = 4096
+CARRIED_CHECK = "fixflow.carried_check"  # session.info: the CarriedCheck the next carrier statement takes
+
+
+class CarriedCheck(Protocol):
+    """A scalar column (labelled ``label``) checked against what the request assumed."""
+
+    label: str
+    column: ColumnElement[Any]
+    params: dict[str, Any]
+
+    def accept(self, value: Any) -> None:
+        """Raise if ``value`` shows the request's premise no longer holds."""
+
+
+# (id(statement), id(column)) → (statement, column, the statement with the column): kept alive together.
+_carrying: dict[tuple[int, int], tuple[AnySelect, ColumnElement[Any], AnySelect]] = {}
+
+
+def _with_column(statement: AnySelect, column: ColumnElement[Any]) -> AnySelect:
+    key = (id(statement), id(column))
+    found = _carrying.get(key)
+    if found is not None and found[0] is statement and found[1] is column:
+        return found[2]
+    wrapped = statement.add_columns(column)
+    if len(_carrying) >= _MAX_COMPILED:
+        _carrying.clear()
+    _carrying[key] = (statement, column, wrapped)
+    return wrapped
+
+
+def check_carried(session: Session) -> None:
+    """Run a check no carrier statement took (no carrier ran, or each returned no rows)."""
+    check: CarriedCheck | None = session.info.pop(CARRIED_CHECK, None)
+    if check is not None:
+        check.accept(session.execute(select(check.column), check.params).scalar())
 
 
 class _Prepared:
@@ -65,9 +105,23 @@ def _prepare(statement: AnySelect, connection: Connection) -> _Prepared | None:
     return prepared
 
 
-def prebuilt_rows(session: Session, statement: AnySelect, params: dict[str, Any]) -> Sequence[Any]:
+def prebuilt_rows(
+    session: Session, statement: AnySelect, params: dict[str, Any], *, carrier: bool = False
+) -> Sequence[Any]:
     """All rows of a statement built once and reused (never one built per call: it would be compiled
-    per call). Rows have the statement's column labels as attributes."""
+    per call). Rows have the statement's column labels as attributes; a ``carrier`` statement's rows
+    may have the pending check's column too (consumers read its rows by name)."""
+    check: CarriedCheck | None = session.info.get(CARRIED_CHECK) if carrier else None
+    if check is None:
+        return _rows(session, statement, params)
+    rows = _rows(session, _with_column(statement, check.column), {**params, **check.params})
+    if rows:
+        del session.info[CARRIED_CHECK]
+        check.accept(getattr(rows[0], check.label))
+    return rows
+
+
+def _rows(session: Session, statement: AnySelect, params: dict[str, Any]) -> Sequence[Any]:
     if session.autoflush and (session.new or session.dirty or session.deleted):
         session.flush()  # what session.execute would do first
     connection = session.connection()

@@ -229,7 +229,7 @@ def list_tickets(
     if _cacheable(filters):
         dialect = session.get_bind().dialect.name
         key = ("list", dialect, shape, view, approval_possible(params), frozenset(params), size, by_branch)
-        rows = prebuilt_rows(session, shaped_statement(key, build), params)
+        rows = prebuilt_rows(session, shaped_statement(key, build), params, carrier=True)
     else:
         rows = session.execute(build(), params).all()
     has_more = len(rows) > size
@@ -396,7 +396,7 @@ def count_views(session: Session, actor: Actor) -> dict[str, int]:
         return select(*counters)
 
     stmt = shaped_statement(("counts", shape, approval_possible(params), by_branch), build)
-    (row,) = prebuilt_rows(session, stmt, params)
+    (row,) = prebuilt_rows(session, stmt, params, carrier=True)
     return {view.value: int(getattr(row, view.value)) for view in TicketView}
 
 
