@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -33,7 +34,7 @@ from fixflow.workflow.models import Stage
 TICKETS = 200
 
 
-def _count(session: Session, model: type, tenant_id: int) -> int:
+def _count(session: Session, model: Any, tenant_id: int) -> int:
     return int(
         session.scalar(select(func.count()).select_from(model).where(model.tenant_id == tenant_id)) or 0
     )

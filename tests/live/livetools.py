@@ -140,12 +140,12 @@ class SseReader:
             self._client.stream("GET", self.url, headers=self.headers) as response,
         ):
             self.status = response.status_code
-            name, data = "", []
+            name, data = "", list[str]()
             for line in response.iter_lines():
                 if line == "":
                     if name:
                         self.events.put((name, json.loads("\n".join(data)) if data else {}))
-                    name, data = "", []
+                    name, data = "", list[str]()
                 elif line.startswith("event:"):
                     name = line[6:].strip()
                 elif line.startswith("data:"):

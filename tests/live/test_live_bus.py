@@ -103,7 +103,9 @@ def test_redis_bus_resyncs_after_losing_its_subscription(redis_channel: str) -> 
         got = Collector()
         stop = await bus.subscribe(got)
         try:
-            killed = admin.client_kill_filter(_type="pubsub", skipme=True, **_by_name(admin, bus.client_name))
+            killed = admin.client_kill_filter(
+                _type="pubsub", skipme=True, _id=_subscriber_id(admin, bus.client_name)
+            )
             assert killed == 1
             await got.wait_for(1)
             assert got.events[0] == RESYNC  # what was published meanwhile is unknown: refresh all
@@ -121,12 +123,12 @@ def test_redis_bus_resyncs_after_losing_its_subscription(redis_channel: str) -> 
         admin.close()
 
 
-def _by_name(admin: object, name: str) -> dict[str, str]:
+def _subscriber_id(admin: object, name: str) -> str:
     clients = admin.client_list(_type="pubsub")  # type: ignore[attr-defined]
     ids = [c["id"] for c in clients if c.get("name") == name]
     if len(ids) != 1:
         pytest.fail(f"expected one subscriber connection named {name}, found {len(ids)}")
-    return {"_id": ids[0]}
+    return str(ids[0])
 
 
 def test_redis_bus_survives_an_unreachable_server() -> None:

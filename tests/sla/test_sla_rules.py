@@ -28,8 +28,8 @@ OFFICE = {
 MSK = dt.timezone(dt.timedelta(hours=3))
 
 
-def _msk(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=MSK).astimezone(UTC)
+def _msk(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, tzinfo=MSK).astimezone(UTC)
 
 
 KEY = TicketKey(
