@@ -11,8 +11,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from builders import World, make_ticket
+from fixflow.accounts import actorcache
+from fixflow.accounts.service import _SESSION_LOOKUP_FINGERPRINTED
 from fixflow.core.db import Database
-from fixflow.core.prebuilt import prebuilt_rows
+from fixflow.core.prebuilt import _prepare, _with_column, prebuilt_rows
 from fixflow.tickets.models import Ticket
 
 _BY_IDS = (
@@ -114,3 +116,15 @@ def test_typed_parameters_are_converted_like_sqlalchemy_does(session: Session, t
         r.id
         for r in prebuilt_rows(session, _CREATED_SINCE, {"ids": three, "since": created.astimezone(moscow)})
     }
+
+
+def test_statements_carrying_the_actor_check_stay_on_the_driver(database: Database) -> None:
+    """A column that needs SQLAlchemy at every execution (a post-compiled parameter) would send every
+    list back through the slow path, silently: the carried fingerprint and the lookup must not."""
+    if database.dialect != "postgresql":
+        pytest.skip("the driver path is PostgreSQL's")
+    with database.read_session_factory() as reading:
+        connection = reading.connection()
+        for column in (actorcache.FINGERPRINT_WITH_COLLEAGUES, actorcache._FINGERPRINT_LIGHT):
+            assert _prepare(_with_column(_LIMITED, column), connection) is not None
+        assert _prepare(_SESSION_LOOKUP_FINGERPRINTED, connection) is not None

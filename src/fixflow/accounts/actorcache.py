@@ -20,8 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, String, bindparam, cast, func, select
+from sqlalchemy import ColumnElement, String, bindparam, cast, func, literal_column, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.functions import FunctionElement
 
 from fixflow.accounts.actor import MAX_LISTED_COLLEAGUES, Actor
 from fixflow.accounts.models import Account, AuthSession, Member, MemberCompany, MemberRole
@@ -34,13 +36,34 @@ from fixflow.tenants.models import Tenant
 T = TypeVar("T")
 
 FINGERPRINT_LABEL = "auth_fingerprint"
+# Constants in the SQL text rather than bound: nothing to bind per request.
+_EMPTY = literal_column("''", String)
+_BAR = literal_column("'|'", String)
 _MAX_REMEMBERED = 20_000
+
+
+class _CommaJoined(FunctionElement[str]):
+    """``string_agg``/``group_concat`` with a separator in the SQL text: ``func.aggregate_strings``
+    binds it as a literal-execute parameter, which keeps a statement off the prebuilt driver path."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(_CommaJoined)
+def _comma_joined_sqlite(element: _CommaJoined, compiler: Any, **kw: Any) -> str:
+    return f"group_concat({compiler.process(element.clauses, **kw)}, ',')"
+
+
+@compiles(_CommaJoined, "postgresql")
+def _comma_joined_postgresql(element: _CommaJoined, compiler: Any, **kw: Any) -> str:
+    return f"string_agg({compiler.process(element.clauses, **kw)}, ',')"
 
 
 def _joined_ids(column: Any, *where: ColumnElement[bool]) -> ColumnElement[str]:
     """Comma-joined ids in any order (compared as sets)."""
-    found = select(func.aggregate_strings(cast(column, String), ",")).where(*where).scalar_subquery()
-    return func.coalesce(found, "")
+    found = select(_CommaJoined(cast(column, String))).where(*where).scalar_subquery()
+    return func.coalesce(found, _EMPTY)
 
 
 def _fingerprint_column(*, with_colleagues: bool) -> ColumnElement[str]:
@@ -54,7 +77,7 @@ def _fingerprint_column(*, with_colleagues: bool) -> ColumnElement[str]:
         .where(AuthSession.token_hash == bindparam("auth_token_hash"))
         .scalar_subquery()
     )
-    colleagues: ColumnElement[str] = cast("", String)
+    colleagues: ColumnElement[str] = _EMPTY
     if with_colleagues:
         my_companies = select(MemberCompany.company_id).where(MemberCompany.member_id == member_of_token)
         # The same first colleagues (by id) as the actor lists; beyond the limit it lists none.
@@ -69,23 +92,23 @@ def _fingerprint_column(*, with_colleagues: bool) -> ColumnElement[str]:
         colleagues = _joined_ids(firsts.c.member_id)
     text = (
         cast(Tenant.config_version, String)
-        + "|"
+        + _BAR
         + Tenant.timezone
-        + "|"
+        + _BAR
         + _joined_ids(MemberRole.role_id, MemberRole.member_id == member_of_token)
-        + "|"
+        + _BAR
         + _joined_ids(MemberCompany.company_id, MemberCompany.member_id == member_of_token)
-        + "|"
+        + _BAR
         + colleagues
-        + "|"
-        + func.coalesce(Member.locale, "")
-        + "|"
+        + _BAR
+        + func.coalesce(Member.locale, _EMPTY)
+        + _BAR
         + cast(Member.is_mobile, String)
-        + "|"
+        + _BAR
         + Member.last_name
-        + "|"
+        + _BAR
         + Member.first_name
-        + "|"
+        + _BAR
         + Member.patronymic
     )
     return (
