@@ -118,7 +118,7 @@ def client(app: Any) -> Iterator[TestClient]:
 
 @pytest.fixture
 def count_queries(database: Database) -> QueryCounter:
-    return QueryCounter(database.engine)
+    return QueryCounter(database)
 
 
 @pytest.fixture

@@ -7,10 +7,15 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from fixflow.core.db import Database
+
 
 class QueryCounter:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    """Counts on every engine of the database at ``with`` time (the app's async read engine too)."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.engines: list[Engine] = []
         self.statements: list[str] = []
 
     def _on_execute(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -19,11 +24,14 @@ class QueryCounter:
 
     def __enter__(self) -> QueryCounter:
         self.statements.clear()
-        event.listen(self.engine, "before_cursor_execute", self._on_execute)
+        self.engines = self.database.engines()
+        for engine in self.engines:
+            event.listen(engine, "before_cursor_execute", self._on_execute)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        event.remove(self.engine, "before_cursor_execute", self._on_execute)
+        for engine in self.engines:
+            event.remove(engine, "before_cursor_execute", self._on_execute)
 
     @property
     def count(self) -> int:

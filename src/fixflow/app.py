@@ -87,9 +87,11 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
                 target=worker.run_until, args=(stop,), name="fixflow-worker", daemon=True
             )
             thread.start()
+        await database.open_async_reads()
         try:
             yield
         finally:
+            await database.close_async_reads()
             stop.set()
             if thread is not None:
                 thread.join(timeout=10)

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, String, bindparam, cast, func, literal_column, select
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
 from fixflow.accounts.actor import MAX_LISTED_COLLEAGUES, Actor
@@ -221,7 +221,7 @@ def forget(token_hash: str) -> None:
 
 
 def run_as_remembered(
-    factory: sessionmaker[Session], token_hash: str, work: Callable[[Session, Actor], T]
+    factory: Callable[[], Session], token_hash: str, work: Callable[[Session, Actor], T]
 ) -> tuple[bool, T | None]:
     """``(True, result)`` of ``work`` run with this token's remembered actor, validated; else
     ``(False, None)``: nothing remembered, or it no longer holds (then forgotten)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import Annotated, Any, TypeVar, cast
 
 import orjson
@@ -128,25 +129,31 @@ CurrentAuth = Annotated[Authenticated, Depends(authenticated)]
 
 
 async def run_reader(request: Request, work: Callable[[Session, Actor], T]) -> T:
-    """A read endpoint's whole work in one thread-pool hop: read session, authentication, the service.
+    """A read endpoint's whole work: read session, authentication, the service, in one go.
 
     For the hottest reads (lists, counters, the ticket profile). Resolved as FastAPI dependencies, the
     same session and authentication cost a hop each and FastAPI's resolution on top (measured in
-    process: 5.5 ms against 4.4 ms of CPU per list request).
+    process: 5.5 ms against 4.4 ms of CPU per list request). On PostgreSQL the work runs on the event
+    loop (``Database.open_async_reads``); elsewhere in one thread-pool hop.
     """
     token = bearer_token(request)
     if token is None:
         raise Unauthenticated("Please log in")
-    factory = get_database(request).read_session_factory
+    database = get_database(request)
+    factory = database.read_session_factory
 
-    def job() -> T:
-        done, result = run_as_remembered(factory, token_digest(token), work)
+    def job(open_session: Callable[[], Session]) -> T:
+        done, result = run_as_remembered(open_session, token_digest(token), work)
         if done:
             return cast(T, result)
-        with factory() as session:
+        with open_session() as session:
             return work(session, resolve_session(session, token, remember=True).actor)
 
-    return await run_in_threadpool(job)
+    engine = database.async_reads()
+    if engine is None:
+        return await run_in_threadpool(job, factory)
+    async with engine.connect() as connection:
+        return await connection.run_sync(lambda sync: job(partial(factory, bind=sync)))
 
 
 def _query_names(dependant: Dependant) -> set[str]:

@@ -27,11 +27,13 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+import psycopg
 from psycopg.rows import namedtuple_row
 from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.engine import Compiled, Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from sqlalchemy.util import await_only
 
 AnySelect = Select[*tuple[Any, ...]]
 # SQLAlchemy renders an expanding parameter as a placeholder filled in at every execution.
@@ -65,6 +67,13 @@ def _with_column(statement: AnySelect, column: ColumnElement[Any]) -> AnySelect:
         _carrying.clear()
     _carrying[key] = (statement, column, wrapped)
     return wrapped
+
+
+async def _fetch_async(cursor: Any, sql: str, values: dict[str, Any]) -> list[Any]:
+    async with cursor:
+        await cursor.execute(sql, values)
+        rows: list[Any] = await cursor.fetchall()
+        return rows
 
 
 def check_carried(session: Session) -> None:
@@ -138,19 +147,23 @@ def _rows(session: Session, statement: AnySelect, params: dict[str, Any]) -> Seq
         elif value is not None:
             values[name] = process(value)
     driver = connection.connection.driver_connection
-    cursor = driver.cursor(row_factory=namedtuple_row)  # type: ignore[union-attr]
+    cursor: Any = driver.cursor(row_factory=namedtuple_row)  # type: ignore[union-attr]
     dispatch = connection.dispatch
     if dispatch.before_cursor_execute:
         dispatch.before_cursor_execute(connection, cursor, prepared.sql, values, None, False)
     try:
-        cursor.execute(prepared.sql, values)
-        rows: list[Any] = cursor.fetchall()
-    except connection.dialect.loaded_dbapi.Error as exc:
+        if isinstance(cursor, psycopg.AsyncCursor):  # in SQLAlchemy's greenlet (Database.open_async_reads)
+            rows: list[Any] = await_only(_fetch_async(cursor, prepared.sql, values))
+        else:
+            cursor.execute(prepared.sql, values)
+            rows = cursor.fetchall()
+    except psycopg.Error as exc:
         # The same exception types as through SQLAlchemy. A lost connection is not flagged here; the
         # pool finds it out when it resets the connection on return, and discards it.
-        raise DBAPIError.instance(prepared.sql, values, exc, connection.dialect.loaded_dbapi.Error) from exc
+        raise DBAPIError.instance(prepared.sql, values, exc, psycopg.Error) from exc
     finally:
-        cursor.close()
+        if not isinstance(cursor, psycopg.AsyncCursor):
+            cursor.close()
     if dispatch.after_cursor_execute:
         dispatch.after_cursor_execute(connection, cursor, prepared.sql, values, None, False)
     return rows
