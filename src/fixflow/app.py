@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -72,7 +73,10 @@ def _common_path_prefix(paths: list[str]) -> str:
     return "/".join(common)
 
 
-def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, db: Database | None = None, freeze_gc: bool = False
+) -> FastAPI:
+    """The application; ``freeze_gc`` for a server process (``fixflow.asgi``), see the lifespan."""
     settings = settings or get_settings()
     load_features()
     database = db or Database(settings.database_url, pool_pre_ping=settings.database_pre_ping)
@@ -88,6 +92,12 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             )
             thread.start()
         await database.open_async_reads()
+        if freeze_gc:
+            # Everything built so far lives as long as the process: out of the collector's generations,
+            # so a full collection walks only what requests allocate. It walked all of it, and those
+            # pauses made a list's p99 3-4x its p50 (bench/RESULTS.md).
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:

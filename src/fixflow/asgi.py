@@ -2,4 +2,4 @@
 
 from fixflow.app import create_app
 
-app = create_app()
+app = create_app(freeze_gc=True)
