@@ -11,6 +11,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response as _Response
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -32,6 +33,7 @@ from fixflow.core.security import token_digest
 
 PROBLEM_BASE = "https://fixflow.dev/problems/"
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 class JSONResponse(_Response):
@@ -156,11 +158,58 @@ async def run_reader(request: Request, work: Callable[[Session, Actor], T]) -> T
         return await connection.run_sync(lambda sync: job(partial(factory, bind=sync)))
 
 
+def query_parameters(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` declaring a model's fields as the route's query parameters.
+
+    For the hottest endpoints, which validate their query with the model themselves (``parse_query``):
+    FastAPI resolving a list's 11 declared parameters cost ≈ 0.3 ms per request, the model 0.03 ms.
+    ``reject_unknown_query`` knows these names too.
+    """
+    schema = model.model_json_schema()
+    definitions = schema.get("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            own = {k: inline(v) for k, v in node.items() if k != "$ref"}
+            if "$ref" in node:
+                return {**inline(definitions[node["$ref"].rsplit("/", 1)[-1]]), **own}
+            return own
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    required = set(schema.get("required", []))
+    return {
+        "parameters": [
+            {"name": name, "in": "query", "required": name in required, "schema": inline(field)}
+            for name, field in schema["properties"].items()
+        ]
+    }
+
+
+def parse_query(request: Request, model: type[M], *, skip_prefix: str | None = None) -> M:
+    """The query validated by ``model`` (the last value of a repeated name, as FastAPI takes it);
+    invalid values answer 422 exactly as FastAPI's own validation does."""
+    values = {
+        k: v for k, v in request.query_params.items() if skip_prefix is None or not k.startswith(skip_prefix)
+    }
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("query", *e["loc"])} for e in exc.errors()]) from None
+
+
 def _query_names(dependant: Dependant) -> set[str]:
     names = {p.alias for p in dependant.query_params}
     for sub in dependant.dependencies:
         names |= _query_names(sub)
     return names
+
+
+def _declared_query_names(route: Any, dependant: Dependant) -> frozenset[str]:
+    extra = getattr(route, "openapi_extra", None) or {}
+    declared = {p["name"] for p in extra.get("parameters", ()) if p.get("in") == "query"}
+    return frozenset(_query_names(dependant) | declared)
 
 
 # By route (the dependant is kept so a recycled id cannot match another app's route).
@@ -175,7 +224,7 @@ async def reject_unknown_query(request: Request) -> None:
         return
     known = _allowed_query_names.get(id(dependant))
     if known is None or known[0] is not dependant:  # a route's parameters never change once built
-        known = _allowed_query_names[id(dependant)] = (dependant, frozenset(_query_names(dependant)))
+        known = _allowed_query_names[id(dependant)] = (dependant, _declared_query_names(route, dependant))
     allowed = known[1]
     # ``f.<code>…`` are additional-field filters, validated by the fields feature itself.
     unknown = sorted(k for k in set(request.query_params.keys()) - allowed if not k.startswith("f."))

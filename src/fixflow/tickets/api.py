@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,6 +15,8 @@ from fixflow.core.http import (
     CurrentActor,
     DbSession,
     JSONResponse,
+    parse_query,
+    query_parameters,
     reject_unknown_query,
     run_reader,
 )
@@ -35,7 +36,6 @@ from fixflow.tickets.listing import (
     list_tickets,
 )
 from fixflow.tickets.models import Ticket, TicketHistory, TicketWork
-from fixflow.tickets.queries import TicketView
 from fixflow.tickets.service import (
     TicketDraft,
     add_favorite,
@@ -162,28 +162,26 @@ def _render(session: Session, actor: Actor, ticket: Ticket, status_code: int = 2
     )
 
 
-@router.get("", response_model=schemas.TicketPage)
-async def list_tickets_endpoint(
-    request: Request,
-    view: TicketView = TicketView.ALL,
-    q: Annotated[str | None, Query(max_length=200)] = None,
-    status_id: int | None = None,
-    object_id: int | None = None,
-    type_id: int | None = None,
-    criticality_id: int | None = None,
-    created_from: dt.datetime | None = None,
-    created_to: dt.datetime | None = None,
-    overdue: bool | None = None,
-    limit: int | None = None,
-    cursor: str | None = None,
-) -> Response:
+@router.get("", response_model=schemas.TicketPage, openapi_extra=query_parameters(schemas.TicketListQuery))
+async def list_tickets_endpoint(request: Request) -> Response:
     """Additional-field filters: ``f.<code>=v``, ``f.<code>__gte=``/``__lte=``, ``f.<code>__in=a,b``."""
+    query = parse_query(request, schemas.TicketListQuery, skip_prefix="f.")
+    view, limit, cursor = query.view, query.limit, query.cursor
+    created_from, created_to = query.created_from, query.created_to
     for name, value in (("created_from", created_from), ("created_to", created_to)):
         if value is not None and value.tzinfo is None:
             raise ValidationFailed("{name} needs a timezone offset", name=name)
     field_filters = {k: v for k, v in request.query_params.items() if k.startswith("f.")}
     filters = TicketFilters(
-        q, status_id, object_id, type_id, criticality_id, created_from, created_to, overdue, field_filters
+        query.q,
+        query.status_id,
+        query.object_id,
+        query.type_id,
+        query.criticality_id,
+        created_from,
+        created_to,
+        query.overdue,
+        field_filters,
     )
 
     def page_json(session: Session, actor: Actor) -> Response:

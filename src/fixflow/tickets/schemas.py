@@ -6,9 +6,26 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import Field, PlainSerializer
+from pydantic import BaseModel, Field, PlainSerializer
 
 from fixflow.core.schemas import Input, Output, RefOut
+from fixflow.tickets.queries import TicketView
+
+
+class TicketListQuery(BaseModel):
+    """The list's query (``f.<code>…`` field filters aside), validated by the endpoint itself."""
+
+    view: TicketView = TicketView.ALL
+    q: str | None = Field(default=None, max_length=200)
+    status_id: int | None = None
+    object_id: int | None = None
+    type_id: int | None = None
+    criticality_id: int | None = None
+    created_from: dt.datetime | None = None
+    created_to: dt.datetime | None = None
+    overdue: bool | None = None
+    limit: int | None = None
+    cursor: str | None = None
 
 
 class TicketCreate(Input):
