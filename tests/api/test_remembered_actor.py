@@ -49,7 +49,9 @@ def remembered_actor(database: Database, headers: dict[str, str]) -> Actor | Non
     """The actor a remembered-actor read runs with now, or None if it had to be resolved afresh."""
     seen: list[Actor] = []
     done, _ = run_as_remembered(
-        database.read_session_factory, token_digest(token_of(headers)), lambda _s, a: seen.append(a)
+        database.read_session_factory,
+        token_digest(token_of(headers)),
+        lambda _s, auth: seen.append(auth.actor),
     )
     return seen[-1] if done else None
 

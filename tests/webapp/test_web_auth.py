@@ -168,9 +168,13 @@ def test_logout_ends_the_session(client: TestClient, world: World, database: Dat
 
 def test_an_api_token_in_the_cookie_does_not_open_pages(client: TestClient, world: World) -> None:
     api = client.post("/api/v1/auth/login", json={"login": world.customer_a.login, "password": PASSWORD})
-    client.cookies.set("fixflow_session", api.json()["token"])
-    response = client.get("/app/tickets", follow_redirects=False)
-    assert response.status_code == 303 and response.headers["location"].startswith("/app/login")
+    token = api.json()["token"]
+    # Remembered by the API's lists first: the page must still refuse it.
+    assert client.get("/api/v1/tickets", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    client.cookies.set("fixflow_session", token)
+    for page in ("/app/tickets", "/app/tickets?tab=all"):
+        response = client.get(page, follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"].startswith("/app/login")
 
 
 def test_forms_without_the_csrf_token_are_refused(client: TestClient, world: World) -> None:

@@ -221,10 +221,11 @@ def forget(token_hash: str) -> None:
 
 
 def run_as_remembered(
-    factory: Callable[[], Session], token_hash: str, work: Callable[[Session, Actor], T]
+    factory: Callable[[], Session], token_hash: str, work: Callable[[Session, Any], T]
 ) -> tuple[bool, T | None]:
-    """``(True, result)`` of ``work`` run with this token's remembered actor, validated; else
-    ``(False, None)``: nothing remembered, or it no longer holds (then forgotten)."""
+    """``(True, result)`` of ``work`` run with this token's remembered authentication (an
+    ``accounts.service.Authenticated``), validated; else ``(False, None)``: nothing remembered, or
+    it no longer holds (then forgotten)."""
     remembered = _remembered.get(token_hash)
     if remembered is None:
         return False, None
@@ -233,7 +234,7 @@ def run_as_remembered(
         note_config_version(session, actor.tenant_id, remembered.fingerprint.config_version)
         session.info[CARRIED_CHECK] = _ActorCheck(token_hash, remembered)
         try:
-            result = work(session, actor)
+            result = work(session, remembered.authenticated)
             check_carried(session)
         except StaleActor:
             forget(token_hash)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
@@ -22,7 +22,7 @@ from fixflow.tickets.transitions import OfferedTransition, transition_ticket
 from fixflow.webapp import forms
 from fixflow.webapp.forms import NO_ERRORS, FormErrors
 from fixflow.webapp.lookups import work_rows
-from fixflow.webapp.web import CheckedForm, ReaderWeb, UserWeb, Web, WebRoute, attempt
+from fixflow.webapp.web import CheckedForm, UserWeb, Web, WebRoute, attempt, run_page
 
 ROUTE_ORDER = 0  # hot: see fixflow.app.feature_routers
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -47,27 +47,34 @@ def _url(ticket_id: int, **params: str) -> str:
 
 
 @router.get("/app/tickets/{ticket_id:int}")
-def ticket_page(web: ReaderWeb, ticket_id: int, tab: str = "ticket", done: str = "") -> Response:
-    actor, session = web.actor, web.session
-    ticket = get_ticket_for_actor(session, actor, ticket_id)
-    detail = ticket_detail(session, actor, ticket)
+async def ticket_page(request: Request, ticket_id: int) -> Response:
+    """Query: tab, done (read here, see ``views_tickets.tickets_page``)."""
+    tab = request.query_params.get("tab", "ticket")
     tab = tab if tab in dict(PROFILE_TABS) else "ticket"
-    my_rating = detail.my_rating
-    return web.render(
-        "app/ticket.html",
-        detail=detail,
-        ticket=ticket,
-        tab=tab,
-        profile_tabs=PROFILE_TABS,
-        fields=EXTENSIONS.fields.display_items(session, actor, ticket) if tab == "ticket" else [],
-        works=work_rows(session, ticket) if tab == "works" else [],
-        files=list_ticket_attachments(session, actor, ticket) if tab == "ticket" else [],
-        image_types=IMAGE_TYPES,
-        criteria=active_criteria(session, actor.tenant_id) if my_rating else [],
-        is_overdue=is_overdue(ticket),
-        notice=web.gettext(NOTICES[done]) if done in NOTICES else None,
-        error=None,
-    )
+    done = request.query_params.get("done", "")
+
+    def page_html(web: Web) -> Response:
+        actor, session = web.actor, web.session
+        ticket = get_ticket_for_actor(session, actor, ticket_id)
+        detail = ticket_detail(session, actor, ticket)
+        my_rating = detail.my_rating
+        return web.render(
+            "app/ticket.html",
+            detail=detail,
+            ticket=ticket,
+            tab=tab,
+            profile_tabs=PROFILE_TABS,
+            fields=EXTENSIONS.fields.display_items(session, actor, ticket) if tab == "ticket" else [],
+            works=work_rows(session, ticket) if tab == "works" else [],
+            files=list_ticket_attachments(session, actor, ticket) if tab == "ticket" else [],
+            image_types=IMAGE_TYPES,
+            criteria=active_criteria(session, actor.tenant_id) if my_rating else [],
+            is_overdue=is_overdue(ticket),
+            notice=web.gettext(NOTICES[done]) if done in NOTICES else None,
+            error=None,
+        )
+
+    return await run_page(request, page_html)
 
 
 @router.post("/app/tickets/{ticket_id:int}/favorite")

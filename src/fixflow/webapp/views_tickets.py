@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from fixflow.catalogs.refs import tenant_refs
@@ -15,7 +14,7 @@ from fixflow.tickets.listing import COUNT_CAP, TicketFilters, count_views, list_
 from fixflow.tickets.queries import TicketView
 from fixflow.webapp import forms
 from fixflow.webapp.lookups import objects_for_filter, statuses_for
-from fixflow.webapp.web import ReaderWeb, WebRoute
+from fixflow.webapp.web import Web, WebRoute, run_page
 
 ROUTE_ORDER = 0  # hot: see fixflow.app.feature_routers
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -79,35 +78,39 @@ def _view(tab: str) -> TicketView:
 
 
 @router.get("/app/tickets")
-def tickets_page(
-    web: ReaderWeb,
-    tab: str = "mine",
-    q: str = "",
-    status: str = "",
-    object_id: Annotated[str, Query(alias="object")] = "",
-    type_id: Annotated[str, Query(alias="type")] = "",
-    criticality: str = "",
-    created_from: str = "",
-    created_to: str = "",
-    cursor: str = "",
-) -> Response:
+async def tickets_page(request: Request) -> Response:
+    """Query: tab, q, status, object, type, criticality, created_from, created_to, cursor (all text;
+    read here rather than declared: FastAPI resolving nine declared parameters cost 0.3 ms a page)."""
+    get = request.query_params.get
     query = ListQuery(
-        _view(tab), q.strip()[:200], status, object_id, type_id, criticality, created_from, created_to
+        _view(get("tab", "mine")),
+        get("q", "").strip()[:200],
+        get("status", ""),
+        get("object", ""),
+        get("type", ""),
+        get("criticality", ""),
+        get("created_from", ""),
+        get("created_to", ""),
     )
-    actor, session = web.actor, web.session
-    page = list_tickets(session, actor, query.tab, query.filters(web.timezone), cursor=cursor or None)
-    return web.render(
-        "app/tickets.html",
-        query=query,
-        tabs=TABS,
-        page=page,
-        counts=count_views(session, actor),
-        count_cap=COUNT_CAP,
-        empty_text=web.gettext(EMPTY_TEXT[query.tab]),
-        more_url=f"/app/tickets?{query.params(cursor=page.next_cursor)}" if page.next_cursor else None,
-        is_continuation=bool(cursor),
-        statuses=statuses_for(session, actor),
-        object_options=objects_for_filter(session, actor),
-        ticket_types=tenant_refs(session, actor.tenant_id).published_types,
-        criticalities=tenant_refs(session, actor.tenant_id).criticalities_in_order,
-    )
+    cursor = get("cursor", "")
+
+    def page_html(web: Web) -> Response:
+        actor, session = web.actor, web.session
+        page = list_tickets(session, actor, query.tab, query.filters(web.timezone), cursor=cursor or None)
+        return web.render(
+            "app/tickets.html",
+            query=query,
+            tabs=TABS,
+            page=page,
+            counts=count_views(session, actor),
+            count_cap=COUNT_CAP,
+            empty_text=web.gettext(EMPTY_TEXT[query.tab]),
+            more_url=f"/app/tickets?{query.params(cursor=page.next_cursor)}" if page.next_cursor else None,
+            is_continuation=bool(cursor),
+            statuses=statuses_for(session, actor),
+            object_options=objects_for_filter(session, actor),
+            ticket_types=tenant_refs(session, actor.tenant_id).published_types,
+            criticalities=tenant_refs(session, actor.tenant_id).criticalities_in_order,
+        )
+
+    return await run_page(request, page_html)

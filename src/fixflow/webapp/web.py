@@ -33,7 +33,7 @@ from fixflow.core.errors import (
     Unauthenticated,
     VersionConflict,
 )
-from fixflow.core.http import DbSession, ReadSession
+from fixflow.core.http import DbSession, run_authenticated
 from fixflow.core.i18n import choose_locale, get_translations, render_error
 from fixflow.core.security import constant_time_equals, new_token
 from fixflow.core.templating import palette_css, render_template
@@ -200,14 +200,13 @@ def web_context(request: Request, session: DbSession) -> Web:
     return _web(request, session)
 
 
-def web_reader_context(request: Request, session: ReadSession) -> Web:
-    """For pages that only read (the lists, the ticket profile): see ``core.http.read_session``."""
-    return _web(request, session)
-
-
 def _web(request: Request, session: Session) -> Web:
-    settings: Settings = request.app.state.settings
     auth, drop = _resolve_cookie(session, request.cookies.get(SESSION_COOKIE))
+    return _web_for(request, session, auth, drop=drop)
+
+
+def _web_for(request: Request, session: Session, auth: Authenticated | None, *, drop: bool) -> Web:
+    settings: Settings = request.app.state.settings
     timezone = auth.tenant_timezone if auth is not None else settings.default_timezone
     anon = request.cookies.get(CSRF_COOKIE, "")
     fresh = len(anon) < 32
@@ -244,13 +243,24 @@ async def signed_in(web: AnyWeb) -> Web:  # no I/O: async saves a thread-pool ho
 UserWeb = Annotated[Web, Depends(signed_in)]
 
 
-async def signed_in_reader(web: Annotated[Web, Depends(web_reader_context)]) -> Web:
-    if web.auth is None:
+async def run_page(request: Request, work: Callable[[Web], Response]) -> Response:
+    """A signed-in page that only reads (the ticket lists, the ticket profile), in one go.
+
+    Like the API's hottest reads (``core.http.run_authenticated``): the read session, the cookie's
+    authentication (remembered, validated inside the page's first statement) and the page's work and
+    rendering, on the event loop on PostgreSQL. Declared FastAPI dependencies cost a thread-pool hop
+    and their resolution each.
+    """
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
         raise LoginRequired
-    return web
 
+    def job(session: Session, auth: Authenticated) -> Response:
+        if auth.auth_session.kind != "web" or not auth.auth_session.csrf_token:
+            raise LoginRequired  # API tokens carry no CSRF secret and never authenticate pages
+        return work(_web_for(request, session, auth, drop=False))
 
-ReaderWeb = Annotated[Web, Depends(signed_in_reader)]
+    return await run_authenticated(request, token, job)
 
 
 MAX_FORM_FILES = 10
