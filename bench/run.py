@@ -464,7 +464,7 @@ def report_profile(
     app = create_app(Settings(database_url=url, run_worker_in_process=False), db=db)
     header = "".join(f"{name:>11}" for name in CATEGORY_NAMES)
     print(f"{'operation':<26}{'statements':>11}{'ms':>8}{'app cpu':>8}{'sql ms':>8}{'status':>7}{header}")
-    profiles = profile_requests(app, db.engine, firsts)
+    profiles = profile_requests(app, db, firsts)
     for p in profiles:
         shares = "".join(f"{p.shares[name]:>10.0%} " for name in CATEGORY_NAMES) if p.shares else ""
         print(
