@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from babel.dates import format_date, format_datetime, format_timedelta
 from babel.numbers import format_decimal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
+from markupsafe import Markup, escape
 
 from fixflow.core.i18n import SUPPORTED_LOCALES, get_translations
 
@@ -113,7 +115,24 @@ def _make_filters(locale_name: str) -> dict[str, Any]:
         "iso_local": iso_local,
         "excerpt": truncate_words,
         "color_class": color_class,
+        "select_options": select_options,
     }
+
+
+_INDENT = "\u00a0\u00a0"  # per tree level, inside an <option> (no markup allowed there)
+
+
+def select_options(items: Iterable[Any], selected: str) -> Markup:
+    """The ``<option>``s of a select, from items with ``id`` and ``label`` or ``name`` (and a tree
+    ``depth``): one Python pass. As a Jinja loop, a customer's object filter (up to 300 options)
+    was the larger part of a list page's rendering."""
+    out = []
+    for item in items:
+        value = escape(str(item.id))
+        mark = " selected" if value == selected else ""
+        label = escape(getattr(item, "label", None) or item.name)
+        out.append(f'<option value="{value}"{mark}>{_INDENT * getattr(item, "depth", 0)}{label}</option>')
+    return Markup("".join(out))  # noqa: S704 (every value above is escaped)
 
 
 @lru_cache(maxsize=len(SUPPORTED_LOCALES) + 1)
