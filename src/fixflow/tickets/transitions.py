@@ -42,11 +42,13 @@ def lifecycle_of(session: Session, ticket: Ticket) -> LifecycleSpec:
     return lifecycle_of_type(session, ticket.tenant_id, ticket.type_id)
 
 
-_WORKS_COUNT = select(func.count()).where(TicketWork.ticket_id == bindparam("ticket_id"))
+_WORKS_COUNT = select(func.count().label("works")).where(TicketWork.ticket_id == bindparam("ticket_id"))
 
 
 def ticket_facts(session: Session, ticket: Ticket) -> TicketFacts:
-    ((works,),) = prebuilt_rows(session, _WORKS_COUNT, {"ticket_id": ticket.id})
+    # Always one row: it also carries a pending check of the request (the profile's sign-in).
+    (row,) = prebuilt_rows(session, _WORKS_COUNT, {"ticket_id": ticket.id}, carrier=True)
+    works = row.works
     return TicketFacts(
         stage_id=ticket.stage_id,
         initiator_id=ticket.initiator_id,
