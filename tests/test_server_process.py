@@ -22,3 +22,17 @@ def test_a_server_process_freezes_its_startup_objects(settings: Settings, databa
             assert client.get("/healthz").status_code == 200
     finally:
         gc.unfreeze()
+
+
+def test_the_async_read_engine_lives_with_the_app(settings: Settings, database: Database) -> None:
+    """Opened at startup on PostgreSQL (the hottest reads run on the event loop), disposed at shutdown."""
+    app = create_app(settings, db=database)
+    with TestClient(app) as client:
+        engines = database.engines()
+        assert client.get("/healthz").status_code == 200
+        if database.dialect == "postgresql":
+            assert len(engines) == 2
+        else:
+            assert engines == [database.engine]
+    assert database.engines() == [database.engine]
+    assert database.async_reads() is None  # no running loop here, and none left open

@@ -39,7 +39,7 @@ FINGERPRINT_LABEL = "auth_fingerprint"
 # Constants in the SQL text rather than bound: nothing to bind per request.
 _EMPTY = literal_column("''", String)
 _BAR = literal_column("'|'", String)
-_MAX_REMEMBERED = 20_000
+_MAX_REMEMBERED = 10_000  # per process; the oldest goes first (it is then resolved again)
 
 
 class _CommaJoined(FunctionElement[str]):
