@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response as _Response
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
+from sqlalchemy.util import greenlet_spawn
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -148,8 +149,10 @@ async def run_authenticated(request: Request, token: str, work: Callable[[Sessio
     engine = database.async_reads()
     if engine is None:
         return await run_in_threadpool(job, factory)
-    async with engine.connect() as connection:
-        return await connection.run_sync(lambda sync: job(partial(factory, bind=sync)))
+    # One greenlet for the whole job, connection checkout and return included (AsyncConnection's own
+    # connect/run_sync/close spawn one each).
+    result: T = await greenlet_spawn(job, partial(factory, bind=engine.sync_engine))
+    return result
 
 
 def query_parameters(model: type[BaseModel]) -> dict[str, Any]:
