@@ -15,10 +15,7 @@ from fixflow.core.http import (
     CurrentActor,
     DbSession,
     JSONResponse,
-    parse_query,
-    query_parameters,
     reject_unknown_query,
-    run_reader,
 )
 from fixflow.core.idempotency import create_once
 from fixflow.core.schemas import RefOut
@@ -28,12 +25,8 @@ from fixflow.tickets import schemas
 from fixflow.tickets.detail import TicketDetail, ticket_detail
 from fixflow.tickets.extensions import EXTENSIONS
 from fixflow.tickets.listing import (
-    COUNT_CAP,
     TicketCard,
-    TicketFilters,
-    count_views,
     is_overdue,
-    list_tickets,
 )
 from fixflow.tickets.models import Ticket, TicketHistory, TicketWork
 from fixflow.tickets.service import (
@@ -156,48 +149,10 @@ def card_json(card: TicketCard, *, staff: bool) -> dict[str, Any]:
     return out
 
 
-def _render(session: Session, actor: Actor, ticket: Ticket, status_code: int = 200) -> JSONResponse:
+def ticket_response(session: Session, actor: Actor, ticket: Ticket, status_code: int = 200) -> JSONResponse:
     return JSONResponse(
         ticket_payload(session, actor, ticket_detail(session, actor, ticket)), status_code=status_code
     )
-
-
-@router.get("", response_model=schemas.TicketPage, openapi_extra=query_parameters(schemas.TicketListQuery))
-async def list_tickets_endpoint(request: Request) -> Response:
-    """Additional-field filters: ``f.<code>=v``, ``f.<code>__gte=``/``__lte=``, ``f.<code>__in=a,b``."""
-    query = parse_query(request, schemas.TicketListQuery, skip_prefix="f.")
-    view, limit, cursor = query.view, query.limit, query.cursor
-    created_from, created_to = query.created_from, query.created_to
-    for name, value in (("created_from", created_from), ("created_to", created_to)):
-        if value is not None and value.tzinfo is None:
-            raise ValidationFailed("{name} needs a timezone offset", name=name)
-    field_filters = {k: v for k, v in request.query_params.items() if k.startswith("f.")}
-    filters = TicketFilters(
-        query.q,
-        query.status_id,
-        query.object_id,
-        query.type_id,
-        query.criticality_id,
-        created_from,
-        created_to,
-        query.overdue,
-        field_filters,
-    )
-
-    def page_json(session: Session, actor: Actor) -> Response:
-        page = list_tickets(session, actor, view, filters, limit=limit, cursor=cursor)
-        items = [card_json(c, staff=actor.is_staff) for c in page.items]
-        return JSONResponse({"items": items, "next_cursor": page.next_cursor})
-
-    return await run_reader(request, page_json)
-
-
-@router.get("/counts", response_model=schemas.CountsOut)
-async def ticket_counts(request: Request) -> Response:
-    def counts_json(session: Session, actor: Actor) -> Response:
-        return JSONResponse({**count_views(session, actor), "cap": COUNT_CAP})
-
-    return await run_reader(request, counts_json)
 
 
 @router.post("", response_model=schemas.TicketOut, status_code=201)
@@ -228,14 +183,6 @@ def create_ticket_endpoint(
     return JSONResponse(payload, status_code=status)
 
 
-@router.get("/{ticket_id}", response_model=schemas.TicketOut)
-async def get_ticket(request: Request, ticket_id: int) -> Response:
-    def profile_json(session: Session, actor: Actor) -> Response:
-        return _render(session, actor, get_ticket_for_actor(session, actor, ticket_id))
-
-    return await run_reader(request, profile_json)
-
-
 @router.patch("/{ticket_id}", response_model=schemas.TicketOut)
 def patch_ticket(
     ticket_id: int, body: schemas.TicketUpdate, session: DbSession, actor: CurrentActor
@@ -243,7 +190,7 @@ def patch_ticket(
     ticket = get_ticket_for_actor(session, actor, ticket_id, for_update=True)
     changes = body.model_dump(exclude_unset=True, exclude={"version"})
     update_ticket(session, actor, ticket, version=body.version, changes=changes)
-    return _render(session, actor, ticket)
+    return ticket_response(session, actor, ticket)
 
 
 @router.delete("/{ticket_id}", status_code=204)
@@ -280,7 +227,7 @@ def post_transition(
         move_ticket_to_stage(
             session, actor, ticket, stage_id=body.stage_id, version=body.version, comment=body.comment
         )
-    return _render(session, actor, ticket)
+    return ticket_response(session, actor, ticket)
 
 
 def tenant_currency(session: Session, tenant_id: int) -> str:
