@@ -20,6 +20,7 @@ from fixflow.tickets.service import get_ticket_for_actor
 
 ROUTE_ORDER = -1  # the hottest of all: see fixflow.app.feature_routers
 router = APIRouter(prefix="/tickets", tags=["tickets"])
+_PAGING = {"view", "limit", "cursor"}  # the rest of the list's query are its filters
 
 
 @router.get("", response_model=schemas.TicketPage, openapi_extra=query_parameters(schemas.TicketListQuery))
@@ -27,23 +28,13 @@ async def list_tickets_endpoint(request: Request) -> Response:
     """Additional-field filters: ``f.<code>=v``, ``f.<code>__gte=``/``__lte=``, ``f.<code>__in=a,b``."""
     await reject_unknown_query(request)
     query = parse_query(request, schemas.TicketListQuery, skip_prefix="f.")
-    view, limit, cursor = query.view, query.limit, query.cursor
-    created_from, created_to = query.created_from, query.created_to
-    for name, value in (("created_from", created_from), ("created_to", created_to)):
+    for name in ("created_from", "created_to"):
+        value = getattr(query, name)
         if value is not None and value.tzinfo is None:
             raise ValidationFailed("{name} needs a timezone offset", name=name)
     field_filters = {k: v for k, v in request.query_params.items() if k.startswith("f.")}
-    filters = TicketFilters(
-        query.q,
-        query.status_id,
-        query.object_id,
-        query.type_id,
-        query.criticality_id,
-        created_from,
-        created_to,
-        query.overdue,
-        field_filters,
-    )
+    filters = TicketFilters(**query.model_dump(exclude=_PAGING), field_filters=field_filters)
+    view, limit, cursor = query.view, query.limit, query.cursor
 
     def page_json(session: Session, actor: Actor) -> Response:
         page = list_tickets(session, actor, view, filters, limit=limit, cursor=cursor)

@@ -13,7 +13,8 @@ from fixflow.tickets.queries import TicketView
 
 
 class TicketListQuery(BaseModel):
-    """The list's query (``f.<code>…`` field filters aside), validated by the endpoint itself."""
+    """The list's query (``f.<code>…`` field filters aside), validated by the endpoint itself: the
+    view and paging, and the fields of ``listing.TicketFilters`` by the same names."""
 
     view: TicketView = TicketView.ALL
     q: str | None = Field(default=None, max_length=200)
