@@ -184,3 +184,18 @@ def test_bans_deletion_and_expiry_end_a_remembered_session_at_once(
         if back is not None:
             with database.session(write=True) as s:
                 s.execute(back)
+
+
+def test_the_oldest_remembered_actor_goes_first_at_the_cap(
+    monkeypatch: Any, client: TestClient, world: World, database: Database
+) -> None:
+    from fixflow.accounts import actorcache
+
+    monkeypatch.setattr(actorcache, "_remembered", {})
+    monkeypatch.setattr(actorcache, "_MAX_REMEMBERED", 2)
+    sessions = [login(client, world.customer_a) for _ in range(3)]
+    for headers in sessions:
+        list_ids(client, headers)
+    assert [remembered_actor(database, h) is not None for h in sessions] == [False, True, True]
+    assert len(actorcache._remembered) == 2
+    assert list_ids(client, sessions[0]) == set()  # resolved again, and the answer is the same

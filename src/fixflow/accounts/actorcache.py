@@ -16,6 +16,7 @@ twice has no effect. A check no statement could carry (a page with no rows) runs
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -204,14 +205,21 @@ class _ActorCheck:
 
 # token hash → what it resolved to. A plain dict: single operations are atomic under the GIL.
 _remembered: dict[str, Remembered] = {}
+_evicting = threading.Lock()  # one evicting thread at a time (threads of the SQLite path)
 
 
 def remember(token_hash: str, authenticated: Any, fingerprint_text: str | None) -> None:
     fingerprint = Fingerprint.parse(fingerprint_text)
     if fingerprint is None:
         return
-    while len(_remembered) >= _MAX_REMEMBERED:
-        _remembered.pop(next(iter(_remembered)), None)  # the oldest entry
+    if len(_remembered) >= _MAX_REMEMBERED:
+        with _evicting:
+            while len(_remembered) >= _MAX_REMEMBERED:
+                try:
+                    oldest = next(iter(_remembered))
+                except (RuntimeError, StopIteration):  # another thread changed it meanwhile: look again
+                    continue
+                _remembered.pop(oldest, None)
     actor: Actor = authenticated.actor
     _remembered[token_hash] = Remembered(authenticated, fingerprint, needs_colleagues(actor))
 
