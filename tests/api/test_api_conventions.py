@@ -264,3 +264,16 @@ def test_the_ticket_list_validates_and_documents_its_query(client: TestClient, w
     assert set(by_name) >= {"view", "q", "status_id", "created_from", "overdue", "limit", "cursor"}
     assert by_name["view"]["schema"]["default"] == "all"
     assert "archive" in by_name["view"]["schema"]["enum"]
+
+
+def test_the_list_query_model_names_every_ticket_filter() -> None:
+    """The endpoint builds TicketFilters from the model by name: a filter added to one must be in both."""
+    from dataclasses import fields
+
+    from fixflow.tickets.api_reads import _PAGING
+    from fixflow.tickets.listing import TicketFilters
+    from fixflow.tickets.schemas import TicketListQuery
+
+    assert set(TicketListQuery.model_fields) - _PAGING == {f.name for f in fields(TicketFilters)} - {
+        "field_filters"
+    }

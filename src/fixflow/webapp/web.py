@@ -191,9 +191,14 @@ def _resolve_cookie(session: Session, token: str | None) -> tuple[Authenticated 
         found = resolve_session(session, token)
     except Unauthenticated:
         return None, True
-    if found.auth_session.kind != "web" or not found.auth_session.csrf_token:
-        return None, True  # API tokens carry no CSRF secret and never authenticate pages
+    if not _opens_pages(found):
+        return None, True
     return found, False
+
+
+def _opens_pages(auth: Authenticated) -> bool:
+    """Only web sessions sign pages in: API tokens carry no CSRF secret."""
+    return auth.auth_session.kind == "web" and bool(auth.auth_session.csrf_token)
 
 
 def web_context(request: Request, session: DbSession) -> Web:
@@ -256,8 +261,8 @@ async def run_page(request: Request, work: Callable[[Web], Response]) -> Respons
         raise LoginRequired
 
     def job(session: Session, auth: Authenticated) -> Response:
-        if auth.auth_session.kind != "web" or not auth.auth_session.csrf_token:
-            raise LoginRequired  # API tokens carry no CSRF secret and never authenticate pages
+        if not _opens_pages(auth):
+            raise LoginRequired
         return work(_web_for(request, session, auth, drop=False))
 
     return await run_authenticated(request, token, job)
