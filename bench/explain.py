@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from fixflow.accounts.actor import Actor, load_actor
 from fixflow.accounts.models import Member
 from fixflow.core.db import Database
+from fixflow.core.plans import generic_plan
 from fixflow.tickets.listing import TicketFilters, count_views, list_tickets
 from fixflow.tickets.queries import TicketView
 from loadgen import Req
@@ -86,8 +87,7 @@ def _actor(session: Session, person: Person) -> Actor:
 def _plan(session: Session, statement: str, parameters: Any) -> str:
     conn = session.connection()
     if conn.dialect.name == "postgresql":
-        rows = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters).all()
-        return "\n".join(r[0] for r in rows)
+        return generic_plan(session.connection(), statement, parameters)
     rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
     return "\n".join(f"{'  ' * _depth(rows, r)}{r[-1]}" for r in rows)
 

@@ -17,13 +17,16 @@ class QueryCounter:
         self.database = database
         self.engines: list[Engine] = []
         self.statements: list[str] = []
+        self.parameters: list[Any] = []  # each statement's, as sent to the driver
 
-    def _on_execute(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+    def _on_execute(self, conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
         if not statement.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE", "COMMIT", "ROLLBACK")):
             self.statements.append(statement)
+            self.parameters.append(parameters)
 
     def __enter__(self) -> QueryCounter:
         self.statements.clear()
+        self.parameters.clear()
         self.engines = self.database.engines()
         for engine in self.engines:
             event.listen(engine, "before_cursor_execute", self._on_execute)

@@ -27,6 +27,13 @@ class ServiceObject(Base, TenantConfiguration):
     __table_args__ = (
         Index("ix_objects_tenant_company", "tenant_id", "company_id", "id"),
         Index("ix_objects_tenant_path", "tenant_id", "path"),
+        # Subtrees are path-prefix ranges (objects.queries.subtree_terms).
+        Index(
+            "ix_objects_tenant_path_pattern",
+            "tenant_id",
+            "path",
+            postgresql_ops={"path": "text_pattern_ops"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = id_column(primary_key=True)

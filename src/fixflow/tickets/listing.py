@@ -17,7 +17,7 @@ from fixflow.core.db import utcnow
 from fixflow.core.pagination import Page, check_limit, decode_cursor, encode_cursor, invalid_cursor
 from fixflow.core.prebuilt import prebuilt_rows
 from fixflow.objects.models import ServiceObject
-from fixflow.objects.queries import ancestor_ids_of, object_names
+from fixflow.objects.queries import ancestor_ids_of, object_names, subtree_terms
 from fixflow.tickets.extensions import EXTENSIONS
 from fixflow.tickets.models import Favorite, Ticket
 from fixflow.tickets.queries import (
@@ -84,7 +84,7 @@ def _filter_params(filters: TicketFilters) -> dict[str, Any]:
     if q and NUMBER_LIKE.match(q):
         params["f_number_prefix"] = f"{_escape_like(q)}%"
         # The same prefix as a range of the (tenant, number) index: SQLite's LIKE ignores case, so it
-        # never uses an index for it. Only where comparison is binary (see _search_terms).
+        # never uses an index for it, and PostgreSQL's generic plans cannot turn `LIKE $1` into one.
         params["f_number_from"] = q
         params["f_number_to"] = q[:-1] + chr(ord(q[-1]) + 1)
     elif q:
@@ -105,13 +105,21 @@ def _cacheable(filters: TicketFilters) -> bool:
 def _search_terms(params: dict[str, Any], dialect: str) -> list[ColumnElement[bool]]:
     if "f_number_prefix" in params:
         # Number search stays an index range scan on (tenant_id, number): PostgreSQL through the
-        # pattern-ops index, SQLite (binary comparison, unlike other collations) through the range.
+        # pattern-ops index, SQLite (binary comparison) through the unique index; LIKE stays exact.
         terms: list[ColumnElement[bool]] = [
             Ticket.number.like(bindparam("f_number_prefix", params["f_number_prefix"]), escape="\\")
         ]
-        if dialect == "sqlite":
-            terms.append(Ticket.number >= bindparam("f_number_from", params["f_number_from"]))
-            terms.append(Ticket.number < bindparam("f_number_to", params["f_number_to"]))
+        low: Any = bindparam("f_number_from", params["f_number_from"])
+        high: Any = bindparam("f_number_to", params["f_number_to"])
+        if dialect == "postgresql":
+            # The pattern-ops index's own operators: a range it answers with the prefix as a parameter,
+            # so a generic plan (see core.db's read connections) still walks the index, not the tenant.
+            terms += [
+                Ticket.number.op("~>=~", is_comparison=True)(low),
+                Ticket.number.op("~<~", is_comparison=True)(high),
+            ]
+        else:
+            terms += [Ticket.number >= low, Ticket.number < high]
         return terms
     if "f_text" not in params:
         return []
@@ -165,9 +173,8 @@ def _uncached_filter_terms(
         if root is None or root.tenant_id != actor.tenant_id:
             terms.append(Ticket.id.is_(None))
         else:
-            subtree = select(ServiceObject.id).where(
-                ServiceObject.tenant_id == actor.tenant_id, ServiceObject.path.like(f"{root.path}%")
-            )
+            dialect = session.get_bind().dialect.name
+            subtree = select(ServiceObject.id).where(*subtree_terms(dialect, actor.tenant_id, root.path))
             terms.append(Ticket.object_id.in_(subtree))
     return terms
 
