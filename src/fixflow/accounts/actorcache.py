@@ -22,9 +22,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, String, bindparam, cast, func, literal_column, select
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.functions import FunctionElement
 
 from fixflow.accounts.actor import MAX_LISTED_COLLEAGUES, Actor
 from fixflow.accounts.models import Account, AuthSession, Member, MemberCompany, MemberRole
@@ -32,39 +30,15 @@ from fixflow.accounts.permissions import Scope
 from fixflow.core.configcache import note_config_version
 from fixflow.core.db import utcnow
 from fixflow.core.prebuilt import CARRIED_CHECK, check_carried
+from fixflow.core.sqlfuncs import EMPTY_TEXT, joined_ids
 from fixflow.tenants.models import Tenant
 
 T = TypeVar("T")
 
 FINGERPRINT_LABEL = "auth_fingerprint"
 # Constants in the SQL text rather than bound: nothing to bind per request.
-_EMPTY = literal_column("''", String)
 _BAR = literal_column("'|'", String)
 _MAX_REMEMBERED = 10_000  # per process; the oldest goes first (it is then resolved again)
-
-
-class _CommaJoined(FunctionElement[str]):
-    """``string_agg``/``group_concat`` with a separator in the SQL text: ``func.aggregate_strings``
-    binds it as a literal-execute parameter, which keeps a statement off the prebuilt driver path."""
-
-    type = String()
-    inherit_cache = True
-
-
-@compiles(_CommaJoined)
-def _comma_joined_sqlite(element: _CommaJoined, compiler: Any, **kw: Any) -> str:
-    return f"group_concat({compiler.process(element.clauses, **kw)}, ',')"
-
-
-@compiles(_CommaJoined, "postgresql")
-def _comma_joined_postgresql(element: _CommaJoined, compiler: Any, **kw: Any) -> str:
-    return f"string_agg({compiler.process(element.clauses, **kw)}, ',')"
-
-
-def _joined_ids(column: Any, *where: ColumnElement[bool]) -> ColumnElement[str]:
-    """Comma-joined ids in any order (compared as sets)."""
-    found = select(_CommaJoined(cast(column, String))).where(*where).scalar_subquery()
-    return func.coalesce(found, _EMPTY)
 
 
 def _fingerprint_column(*, with_colleagues: bool) -> ColumnElement[str]:
@@ -78,7 +52,7 @@ def _fingerprint_column(*, with_colleagues: bool) -> ColumnElement[str]:
         .where(AuthSession.token_hash == bindparam("auth_token_hash"))
         .scalar_subquery()
     )
-    colleagues: ColumnElement[str] = _EMPTY
+    colleagues: ColumnElement[str] = EMPTY_TEXT
     if with_colleagues:
         my_companies = select(MemberCompany.company_id).where(MemberCompany.member_id == member_of_token)
         # The same first colleagues (by id) as the actor lists; beyond the limit it lists none.
@@ -90,19 +64,19 @@ def _fingerprint_column(*, with_colleagues: bool) -> ColumnElement[str]:
             .limit(MAX_LISTED_COLLEAGUES + 1)
             .subquery()
         )
-        colleagues = _joined_ids(firsts.c.member_id)
+        colleagues = joined_ids(firsts.c.member_id)
     text = (
         cast(Tenant.config_version, String)
         + _BAR
         + Tenant.timezone
         + _BAR
-        + _joined_ids(MemberRole.role_id, MemberRole.member_id == member_of_token)
+        + joined_ids(MemberRole.role_id, MemberRole.member_id == member_of_token)
         + _BAR
-        + _joined_ids(MemberCompany.company_id, MemberCompany.member_id == member_of_token)
+        + joined_ids(MemberCompany.company_id, MemberCompany.member_id == member_of_token)
         + _BAR
         + colleagues
         + _BAR
-        + func.coalesce(Member.locale, _EMPTY)
+        + func.coalesce(Member.locale, EMPTY_TEXT)
         + _BAR
         + cast(Member.is_mobile, String)
         + _BAR

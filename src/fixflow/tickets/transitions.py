@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, func, select
@@ -46,17 +46,21 @@ _WORKS_COUNT = select(func.count().label("works")).where(TicketWork.ticket_id ==
 
 
 def ticket_facts(session: Session, ticket: Ticket) -> TicketFacts:
-    # Always one row: it also carries a pending check of the request (the profile's sign-in).
+    # Always one row: it also carries a pending check of the request (the sign-in).
     (row,) = prebuilt_rows(session, _WORKS_COUNT, {"ticket_id": ticket.id}, carrier=True)
-    works = row.works
+    return facts_of(ticket, executor_ids=executor_ids_of(session, ticket.id), works_count=int(row.works))
+
+
+def facts_of(ticket: Ticket, *, executor_ids: Iterable[int], works_count: int) -> TicketFacts:
+    """What the lifecycle's conditions read, from the ticket and what was read beside it."""
     return TicketFacts(
         stage_id=ticket.stage_id,
         initiator_id=ticket.initiator_id,
         company_id=ticket.company_id,
         approver_member_id=ticket.approver_member_id,
         approver_role_id=ticket.approver_role_id,
-        executor_ids=frozenset(executor_ids_of(session, ticket.id)),
-        works_count=int(works),
+        executor_ids=frozenset(executor_ids),
+        works_count=works_count,
         closed=ticket.closed_at is not None,
     )
 
