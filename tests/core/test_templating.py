@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
-from fixflow.core.templating import select_options
+from fixflow.catalogs.refs import Ref
+from fixflow.core.templating import environment, select_options
+from fixflow.tickets.listing import TicketCard
 from fixflow.webapp.lookups import ObjectOption
 
 
@@ -26,3 +31,44 @@ def test_select_options_escape_mark_the_chosen_one_and_indent_the_tree() -> None
     )
     assert str(select_options([Named(3, "Новая")], selected="")) == '<option value="3">Новая</option>'
     assert str(select_options([], selected="1")) == ""
+
+
+def _card(**changes: Any) -> TicketCard:
+    base = TicketCard(
+        id=7,
+        number="2611-000007",
+        status=Ref(1, "Новая", "#2196f3"),
+        stage=None,
+        object=Ref(3, "Насос <1>"),
+        object_path=["Кафе", "Насос <1>"],
+        description="Течёт & капает",
+        criticality=Ref(2, "Высокая", "#ff0000"),
+        type=Ref(1, "Ремонт"),
+        created_at=dt.datetime(2025, 3, 1, 22, 30, tzinfo=dt.UTC),
+        closed_at=None,
+        deadline=None,
+        is_favorite=False,
+        is_overdue=False,
+        version=1,
+    )
+    return dataclasses.replace(base, **changes)
+
+
+def _list_html(locale: str, tz: str, card: TicketCard) -> str:
+    template = environment(locale).from_string(
+        '{% from "_partials/ticket_card.html" import ticket_card with context %}{{ memo_card(ticket_card, card) }}'
+    )
+    return template.render(card=card, tz=tz)
+
+
+def test_memoised_cards_follow_every_input_of_the_card() -> None:
+    first = _list_html("ru", "Europe/Moscow", _card())
+    assert first == _list_html("ru", "Europe/Moscow", _card())  # served from the memo
+    assert "Насос &lt;1&gt;" in first and "Течёт &amp; капает" in first and "2 мар" in first
+    assert "Закрыта" in _list_html("ru", "Europe/Moscow", _card(status=Ref(1, "Закрыта", "#2196f3")))
+    assert "Кухня › Насос" in _list_html("ru", "Europe/Moscow", _card(object_path=["Кухня", "Насос"]))
+    assert "card-favorite" in _list_html("ru", "Europe/Moscow", _card(is_favorite=True))
+    # the date falls on another day in another zone, and the words follow the language
+    assert "1 мар" in _list_html("ru", "America/New_York", _card())
+    assert "Overdue" in _list_html("en", "Europe/Moscow", _card(is_overdue=True))
+    assert "Просрочена" in _list_html("ru", "Europe/Moscow", _card(is_overdue=True))
