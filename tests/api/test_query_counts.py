@@ -25,8 +25,8 @@ API = "/api/v1"
 VIEWS = ("mine", "approval", "all", "favorites", "archive")
 # Warm requests (tenant configuration, object names and the actor remembered), measured: a list is its
 # page statement alone, which also validates the actor (accounts.actorcache); an empty page validates
-# in a second one. Counts are one statement, a detail 4 (ticket with its object, what hangs off it, people, timeline). No room: one more statement per request is a
-# regression worth a look.
+# in a second one. Counts are one statement; a detail 4 (the ticket with its object, what hangs off it,
+# people, timeline). No room: one more statement per request is a regression worth a look.
 CEILING = {"list": 2, "counts": 1, "detail": 4}
 
 

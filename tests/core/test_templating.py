@@ -56,7 +56,8 @@ def _card(**changes: Any) -> TicketCard:
 
 def _list_html(locale: str, tz: str, card: TicketCard) -> str:
     template = environment(locale).from_string(
-        '{% from "_partials/ticket_card.html" import ticket_card with context %}{{ memo_card(ticket_card, card) }}'
+        '{% from "_partials/ticket_card.html" import ticket_card with context %}'
+        "{{ memo_card(ticket_card, card) }}"
     )
     return template.render(card=card, tz=tz)
 
