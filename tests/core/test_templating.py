@@ -40,7 +40,7 @@ def _card(**changes: Any) -> TicketCard:
         status=Ref(1, "Новая", "#2196f3"),
         stage=None,
         object=Ref(3, "Насос <1>"),
-        object_path=["Кафе", "Насос <1>"],
+        object_path=("Кафе", "Насос <1>"),
         description="Течёт & капает",
         criticality=Ref(2, "Высокая", "#ff0000"),
         type=Ref(1, "Ремонт"),
@@ -67,7 +67,7 @@ def test_memoised_cards_follow_every_input_of_the_card() -> None:
     assert first == _list_html("ru", "Europe/Moscow", _card())  # served from the memo
     assert "Насос &lt;1&gt;" in first and "Течёт &amp; капает" in first and "2 мар" in first
     assert "Закрыта" in _list_html("ru", "Europe/Moscow", _card(status=Ref(1, "Закрыта", "#2196f3")))
-    assert "Кухня › Насос" in _list_html("ru", "Europe/Moscow", _card(object_path=["Кухня", "Насос"]))
+    assert "Кухня › Насос" in _list_html("ru", "Europe/Moscow", _card(object_path=("Кухня", "Насос")))
     assert "card-favorite" in _list_html("ru", "Europe/Moscow", _card(is_favorite=True))
     # the date falls on another day in another zone, and the words follow the language
     assert "1 мар" in _list_html("ru", "America/New_York", _card())

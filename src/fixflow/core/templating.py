@@ -6,7 +6,6 @@ pool) and lets Jinja cache compiled templates per language.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import os
 import re
@@ -131,10 +130,11 @@ _MAX_CARDS = 4096
 def _memo_card(locale: str) -> Any:
     @pass_context
     def memo_card(context: Context, macro: Any, card: Any) -> Markup:
-        """``macro(card)``, memoised; the macro may read nothing but the card, ``_`` and ``tz``."""
+        """``macro(card)``, memoised; the macro may read nothing but the card, ``_`` and ``tz``.
+
+        ``card``: a frozen dataclass, hashed and compared by all of its fields."""
         zone = _tz(context)
-        data = tuple(_hashable(getattr(card, f.name)) for f in dataclasses.fields(card))
-        key = (locale, zone.key, dt.datetime.now(zone).year, type(card), data)
+        key = (locale, zone.key, dt.datetime.now(zone).year, card)
         html = _CARDS.get(key)
         if html is None:
             html = Markup(macro(card))  # noqa: S704 (the macro's autoescaped output)
@@ -144,10 +144,6 @@ def _memo_card(locale: str) -> Any:
         return html
 
     return memo_card
-
-
-def _hashable(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
 
 
 _INDENT = "\u00a0\u00a0"  # per tree level, inside an <option> (no markup allowed there)

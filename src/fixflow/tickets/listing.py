@@ -62,7 +62,7 @@ class TicketCard:
     status: Ref
     stage: Ref | None  # staff only
     object: Ref
-    object_path: list[str]
+    object_path: tuple[str, ...]  # a tuple: cards are hashable (rendered ones are memoised by value)
     description: str
     criticality: Ref | None
     type: Ref
@@ -360,7 +360,7 @@ def _cards(session: Session, actor: Actor, rows: Sequence[Any]) -> list[TicketCa
                 status=refs.statuses[r.status_id],
                 stage=refs.stages.get(r.stage_id) if actor.is_staff else None,
                 object=Ref(r.object_id, r.object_name),
-                object_path=[names[a] for a in ancestry[r.object_id] if a in names] + [r.object_name],
+                object_path=(*(names[a] for a in ancestry[r.object_id] if a in names), r.object_name),
                 description=r.description,
                 criticality=refs.criticalities.get(r.criticality_id) if r.criticality_id else None,
                 type=refs.types[r.type_id],
