@@ -73,3 +73,21 @@ def test_memoised_cards_follow_every_input_of_the_card() -> None:
     assert "1 мар" in _list_html("ru", "America/New_York", _card())
     assert "Overdue" in _list_html("en", "Europe/Moscow", _card(is_overdue=True))
     assert "Просрочена" in _list_html("ru", "Europe/Moscow", _card(is_overdue=True))
+
+
+def test_direct_gettext_renders_like_jinjas_newstyle_gettext() -> None:
+    from jinja2 import Environment
+
+    from fixflow.core.i18n import get_translations
+
+    source = (
+        '{{ _("Overdue") }}|{{ _("Filters") }}|{{ _("100%% done") }}|'
+        '{{ _("Hello, %(name)s", name="<b>Ann & co</b>") }}|{{ gettext("Search") }}'
+    )
+    for locale in ("ru", "en"):
+        stock = Environment(autoescape=True, extensions=["jinja2.ext.i18n"])
+        stock.install_gettext_translations(get_translations(locale), newstyle=True)  # type: ignore[attr-defined]
+        ours = environment(locale).from_string(source)
+        assert ours.render() == stock.from_string(source).render()
+        assert ours.render() == ours.render()  # the remembered plain translations
+    assert environment("ru").from_string('{{ _("Overdue") }}').render() == "Просрочена"
