@@ -11,7 +11,9 @@ from builders import World, login, make_ticket
 from fixflow.catalogs.refs import tenant_refs
 from fixflow.core.db import Database
 from fixflow.objects.models import ServiceObject
+from fixflow.objects.service import create_object, delete_object
 from fixflow.tenants.models import Tenant
+from fixflow.webapp.lookups import objects_for_filter
 from fixflow.workflow.models import Status
 
 API = "/api/v1"
@@ -122,18 +124,65 @@ def test_object_names_are_cached_and_a_rename_shows_at_once(
     assert _first_card_path(client, headers)[0] == "Переименованный объект"
 
 
-def test_new_objects_leave_the_configuration_version_alone(world: World, database: Database) -> None:
+def test_object_edits_no_list_shows_leave_the_configuration_version_alone(
+    world: World, database: Database
+) -> None:
     before = _version(database, world.tenant_id)
     with database.session(write=True) as s:
         site = s.get(ServiceObject, world.objects_a[0])
         assert site is not None
-        s.add(
-            ServiceObject(
-                tenant_id=world.tenant_id,
-                company_id=site.company_id,
-                type_id=site.type_id,
-                name="Новое оборудование",
-                path=site.path,
-            )
-        )
+        site.notes, site.serial_number = "Ключ у охраны", "SN-1"
     assert _version(database, world.tenant_id) == before
+
+
+def _filter_labels(database: Database, world: World) -> list[str]:
+    with database.session() as s:
+        return [o.label for o in objects_for_filter(s, world.customer_a.actor)]
+
+
+def test_the_list_filters_objects_are_cached_and_follow_every_change_at_once(
+    world: World, database: Database, count_queries: Any
+) -> None:
+    """The objects of the list filter live under the configuration version: adding, renaming,
+    unpublishing and deleting an object each replace it."""
+    first = _filter_labels(database, world)
+    with count_queries:
+        assert _filter_labels(database, world) == first
+    assert not [q for q in count_queries.statements if "FROM objects" in q]
+
+    with database.session(write=True) as s:
+        site = s.get(ServiceObject, world.objects_a[0])
+        assert site is not None
+        added = create_object(
+            s,
+            tenant_id=world.tenant_id,
+            name="Новая площадка",
+            type_id=site.type_id,
+            company_id=site.company_id,
+            address="ул. Новая, 1",
+        )
+        added_id = added.id
+    assert "Новая площадка" in _filter_labels(database, world)
+
+    with database.session(write=True) as s:
+        obj = s.get(ServiceObject, added_id)
+        assert obj is not None
+        obj.name = "Площадка у склада"
+    assert "Площадка у склада" in _filter_labels(database, world)
+
+    with database.session(write=True) as s:
+        obj = s.get(ServiceObject, added_id)
+        assert obj is not None
+        obj.published = False
+    assert "Площадка у склада" not in _filter_labels(database, world)
+
+    with database.session(write=True) as s:
+        obj = s.get(ServiceObject, added_id)
+        assert obj is not None
+        obj.published = True
+    assert "Площадка у склада" in _filter_labels(database, world)
+    with database.session(write=True) as s:
+        obj = s.get(ServiceObject, added_id)
+        assert obj is not None
+        delete_object(s, obj)
+    assert _filter_labels(database, world) == first

@@ -38,11 +38,12 @@ _process_cache: dict[tuple[int, Hashable], tuple[int, Any]] = {}
 class TenantConfiguration:
     """Marker for models whose rows are tenant configuration (a write bumps ``config_version``).
 
-    ``config_attributes`` narrows that to changes of these attributes of existing rows (new and
-    deleted rows then do not count): object names are cached by id, and only a rename changes them.
+    ``config_attributes`` narrows that to changes of these attributes of existing rows; new and
+    deleted rows then count only with ``config_rows_count`` (what is cached by id never sees them).
     """
 
     config_attributes: ClassVar[tuple[str, ...] | None] = None
+    config_rows_count: ClassVar[bool] = False
 
 
 def note_config_version(session: Session, tenant_id: int, version: int) -> None:
@@ -83,7 +84,7 @@ def _changed_tenants(session: Session) -> set[int]:
     for obj in (*session.new, *session.deleted):
         if (
             isinstance(obj, TenantConfiguration)
-            and obj.config_attributes is None
+            and (obj.config_attributes is None or obj.config_rows_count)
             and getattr(obj, "tenant_id", None) is not None
         ):
             tenants.add(int(obj.tenant_id))  # type: ignore[attr-defined]

@@ -23,7 +23,10 @@ class ObjectType(Base):
 
 class ServiceObject(Base, TenantConfiguration):
     __tablename__ = "objects"
-    config_attributes = ("name",)  # names are cached by id (objects.queries.object_names)
+    # Names are cached by id (objects.queries.object_names), the list filter's objects per company
+    # set (webapp.lookups.objects_for_filter): a new or removed object counts too.
+    config_attributes = ("name", "path", "company_id", "published", "deleted_at")
+    config_rows_count = True
     __table_args__ = (
         Index("ix_objects_tenant_company", "tenant_id", "company_id", "id"),
         Index("ix_objects_tenant_path", "tenant_id", "path"),

@@ -18,6 +18,7 @@ from fixflow.accounts.actor import Actor
 from fixflow.accounts.models import Account, Member
 from fixflow.catalogs.models import WorkType
 from fixflow.catalogs.refs import Ref, tenant_refs
+from fixflow.core.configcache import config_cached
 from fixflow.core.prebuilt import prebuilt_rows
 from fixflow.objects.models import ServiceObject
 from fixflow.objects.queries import (
@@ -55,10 +56,33 @@ class ObjectOption:
     depth: int
 
 
-def objects_for_filter(session: Session, actor: Actor) -> list[ObjectOption]:
-    """The first objects of the visible tree in tree order (materialised paths sort parents first)."""
-    shape, params = objects_visibility_shape(actor), objects_visibility_params(actor)
+_MAX_CACHED_FILTER_LISTS = 512  # per tenant and process; each ≤ FILTER_OBJECTS_LIMIT options
 
+
+def objects_for_filter(session: Session, actor: Actor) -> list[ObjectOption]:
+    """The first objects of the visible tree in tree order (materialised paths sort parents first).
+
+    Every list page shows them, so they are kept per process under the tenant's configuration
+    version, which any object added, removed, moved, renamed or (un)published replaces
+    (``ServiceObject.config_attributes``); keyed by what decides visibility (staff, companies).
+    """
+    shape, params = objects_visibility_shape(actor), objects_visibility_params(actor)
+    lists: dict[Any, tuple[ObjectOption, ...]] = config_cached(
+        session, actor.tenant_id, "filter_objects", dict
+    )
+    key = (shape, tuple(params["o_companies"]))
+    found = lists.get(key)
+    if found is None:
+        found = _objects_for_filter(session, shape, params)
+        if len(lists) >= _MAX_CACHED_FILTER_LISTS:
+            lists.clear()
+        lists[key] = found
+    return list(found)
+
+
+def _objects_for_filter(
+    session: Session, shape: tuple[bool, bool], params: dict[str, Any]
+) -> tuple[ObjectOption, ...]:
     def build() -> Any:
         return (
             select(ServiceObject.id, ServiceObject.name, ServiceObject.path)
@@ -69,14 +93,14 @@ def objects_for_filter(session: Session, actor: Actor) -> list[ObjectOption]:
 
     rows = prebuilt_rows(session, shaped_statement(("filter_objects", shape), build), params)
     shown = {r.id for r in rows}
-    return [
+    return tuple(
         ObjectOption(
             r.id,
             r.name,
             sum(1 for a in r.path.strip("/").split("/") if a and int(a) in shown and int(a) != r.id),
         )
         for r in rows
-    ]
+    )
 
 
 @dataclass(frozen=True)
