@@ -115,19 +115,30 @@ def _prepare(statement: AnySelect, connection: Connection) -> _Prepared | None:
 
 
 def prebuilt_rows(
-    session: Session, statement: AnySelect, params: dict[str, Any], *, carrier: bool = False
+    session: Session,
+    statement: AnySelect,
+    params: dict[str, Any],
+    *,
+    carrier: bool = False,
+    entities: bool = False,
 ) -> Sequence[Any]:
     """All rows of a statement built once and reused (never one built per call: it would be compiled
     per call). Rows have the statement's column labels as attributes; a ``carrier`` statement's rows
-    may have the pending check's column too (consumers read its rows by name)."""
+    may have the pending check's column too (consumers read its rows by name). A statement that loads
+    ORM ``entities`` runs through the session (it may still carry the check)."""
+    run = _entity_rows if entities else _rows
     check: CarriedCheck | None = session.info.get(CARRIED_CHECK) if carrier else None
     if check is None:
-        return _rows(session, statement, params)
-    rows = _rows(session, _with_column(statement, check.column), {**params, **check.params})
+        return run(session, statement, params)
+    rows = run(session, _with_column(statement, check.column), {**params, **check.params})
     if rows:
         del session.info[CARRIED_CHECK]
         check.accept(getattr(rows[0], check.label))
     return rows
+
+
+def _entity_rows(session: Session, statement: AnySelect, params: dict[str, Any]) -> Sequence[Any]:
+    return session.execute(statement, params).all()
 
 
 def _rows(session: Session, statement: AnySelect, params: dict[str, Any]) -> Sequence[Any]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, cast, func, literal_column, select
+from sqlalchemy import JSON, ColumnElement, String, cast, func, literal_column, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -38,3 +39,33 @@ def joined_ids(column: Any, *where: ColumnElement[bool]) -> ColumnElement[str]:
 
 def split_ids(joined: str | None) -> list[int]:
     return [int(i) for i in joined.split(",")] if joined else []
+
+
+class JsonArrays(FunctionElement[Any]):
+    """An aggregate: each row's values as a JSON array, all of them in one (``[]`` for no rows).
+
+    For a read that needs a few small lists beside one row (the ticket profile): scalar subqueries of
+    these make one statement where each list was a round trip of its own.
+    """
+
+    type = JSON()
+    inherit_cache = True
+
+
+@compiles(JsonArrays)
+def _json_arrays_sqlite(element: JsonArrays, compiler: Any, **kw: Any) -> str:
+    return f"json_group_array(json_array({compiler.process(element.clauses, **kw)}))"
+
+
+@compiles(JsonArrays, "postgresql")
+def _json_arrays_postgresql(element: JsonArrays, compiler: Any, **kw: Any) -> str:
+    return f"coalesce(json_agg(json_build_array({compiler.process(element.clauses, **kw)})), '[]'::json)"
+
+
+def json_rows(*columns: Any, from_: Any, where: Sequence[ColumnElement[bool]]) -> Any:
+    """A scalar subquery: ``[[c1, c2, …], …]`` of the rows of ``from_`` that ``where`` selects.
+
+    Correlated to the enclosing statement as written; values arrive as JSON gives them (numbers,
+    strings — times as ISO text —, nulls), in no particular order.
+    """
+    return select(JsonArrays(*columns)).select_from(from_).where(*where).scalar_subquery()

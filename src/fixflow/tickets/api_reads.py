@@ -15,9 +15,8 @@ from fixflow.core.errors import ValidationFailed
 from fixflow.core.http import JSONResponse, parse_query, query_parameters, reject_unknown_query, run_reader
 from fixflow.tickets import schemas
 from fixflow.tickets.api import card_json, ticket_payload
-from fixflow.tickets.detail import ticket_detail
+from fixflow.tickets.detail import load_ticket_profile
 from fixflow.tickets.listing import COUNT_CAP, TicketFilters, count_views, list_tickets
-from fixflow.tickets.service import get_ticket_and_object_for_actor
 
 ROUTE_ORDER = -1  # the hottest of all: see fixflow.app.feature_routers
 router = APIRouter(prefix="/tickets", tags=["tickets"])
@@ -60,7 +59,6 @@ async def get_ticket(request: Request, ticket_id: int) -> Response:
     await reject_unknown_query(request)
 
     def profile_json(session: Session, actor: Actor) -> Response:
-        ticket, obj = get_ticket_and_object_for_actor(session, actor, ticket_id)
-        return JSONResponse(ticket_payload(session, actor, ticket_detail(session, actor, ticket, obj)))
+        return JSONResponse(ticket_payload(session, actor, load_ticket_profile(session, actor, ticket_id)))
 
     return await run_reader(request, profile_json)

@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy import and_, bindparam, func, join, select
 from sqlalchemy.orm import Session
 
 from fixflow.accounts.actor import Actor
 from fixflow.accounts.logins import format_phone
 from fixflow.accounts.models import Account, Member, Role, person_name
 from fixflow.catalogs.refs import Ref, tenant_refs
+from fixflow.core.errors import NotFound
 from fixflow.core.prebuilt import prebuilt_rows
-from fixflow.core.sqlfuncs import joined_ids, split_ids
+from fixflow.core.sqlfuncs import json_rows
 from fixflow.objects.models import ServiceObject
 from fixflow.objects.queries import object_names
 from fixflow.ratings.models import Rating
 from fixflow.ratings.service import may_rate
 from fixflow.tickets.history import HistoryKind
 from fixflow.tickets.models import Favorite, Ticket, TicketExecutor, TicketHistory, TicketWork
+from fixflow.tickets.queries import shaped_statement, visibility_of, visibility_params, visibility_shape
 from fixflow.tickets.transitions import OfferedTransition, available_transitions_for, facts_of
 from fixflow.workflow.service import lifecycle_of_type, statuses_of
 
@@ -59,73 +62,106 @@ class TicketDetail:
     timeline: list[TimelineEntry]
 
 
-# The profile's statements are built once: it is the second most frequent request after the lists.
-_PEOPLE = (
-    select(Member.id, Member.last_name, Member.first_name, Member.patronymic, Account.phone)
-    .join(Account, Account.id == Member.account_id)
-    .where(Member.id.in_(bindparam("ids", expanding=True)))
-)
-_TIMELINE = (
-    select(TicketHistory.at, TicketHistory.kind, TicketHistory.new)
-    .where(
-        TicketHistory.ticket_id == bindparam("ticket_id"),
-        TicketHistory.kind.in_([HistoryKind.CREATED, HistoryKind.STATUS_CHANGED]),
-    )
-    .order_by(TicketHistory.id)
-)
+# The whole profile is one statement: the ticket (visibility applied) with its object, and beside it
+# what hangs off it — works count and executors (the lifecycle's conditions read them), the people it
+# names, the status timeline, the actor's favourite mark and rating — as scalar columns, the lists as
+# JSON. It is the second most frequent request after the lists; each statement more cost ≈ 0.2 ms.
+_PERSON = (Member.id, Member.last_name, Member.first_name, Member.patronymic, Account.phone)
+_WITH_ACCOUNT = join(Member, Account, Account.id == Member.account_id)
+_TIMELINE_KINDS = [HistoryKind.CREATED, HistoryKind.STATUS_CHANGED]
 
 
-# What hangs off the ticket, in one row: the works count and the executors (the lifecycle's conditions
-# read them), the actor's favourite mark and rating. One round trip instead of four; the row is always
-# there, so it also carries the request's sign-in check (core.prebuilt).
-_SIDE = (
-    select(
+def _beside_columns(me: Any) -> list[Any]:
+    """Columns correlated to ``Ticket``; the statement outer-joins ``Rating`` (the actor's)."""
+    executors = join(TicketExecutor, _WITH_ACCOUNT, Member.id == TicketExecutor.member_id)
+    history = TicketHistory
+    return [
         select(func.count())
         .select_from(TicketWork)
         .where(TicketWork.ticket_id == Ticket.id)
         .scalar_subquery()
         .label("works"),
-        joined_ids(TicketExecutor.member_id, TicketExecutor.ticket_id == Ticket.id).label("executor_ids"),
+        json_rows(*_PERSON, from_=executors, where=[TicketExecutor.ticket_id == Ticket.id]).label(
+            "executors"
+        ),
+        json_rows(*_PERSON, from_=_WITH_ACCOUNT, where=[Member.id == Ticket.initiator_id]).label("initiator"),
+        json_rows(*_PERSON, from_=_WITH_ACCOUNT, where=[Member.id == Ticket.approver_member_id]).label(
+            "approver"
+        ),
+        json_rows(
+            history.id,
+            history.at,
+            history.kind,
+            history.new,
+            from_=history,
+            where=[history.ticket_id == Ticket.id, history.kind.in_(_TIMELINE_KINDS)],
+        ).label("timeline"),
         select(Favorite.ticket_id)
-        .where(Favorite.ticket_id == Ticket.id, Favorite.member_id == bindparam("me"))
+        .where(Favorite.ticket_id == Ticket.id, Favorite.member_id == me)
         .exists()
         .label("is_favorite"),
         Rating.id.label("rating_id"),
         Rating.scores.label("rating_scores"),
         Rating.score.label("rating_score"),
         Rating.comment.label("rating_comment"),
-    )
+    ]
+
+
+def _actors_rating(me: Any) -> Any:
+    return and_(Rating.ticket_id == Ticket.id, Rating.rater_id == me)
+
+
+# For a ticket already loaded (after a write): the same columns by id.
+_BESIDE = (
+    select(*_beside_columns(bindparam("v_me")))
     .select_from(Ticket)
-    .outerjoin(Rating, and_(Rating.ticket_id == Ticket.id, Rating.rater_id == bindparam("me")))
+    .outerjoin(Rating, _actors_rating(bindparam("v_me")))
     .where(Ticket.id == bindparam("ticket_id"))
 )
 
 
 @dataclass(frozen=True)
-class _SideFacts:
+class _Beside:
     works: int
-    executor_ids: list[int]
+    executors: list[PersonRef]
+    initiator: PersonRef | None
+    approver: PersonRef | None
+    timeline: list[tuple[int, dt.datetime, str, Any]]  # (history id, at, kind, new)
     is_favorite: bool
     my_rating: dict[str, Any] | None
 
 
-def _side_facts(session: Session, actor: Actor, ticket: Ticket) -> _SideFacts:
-    (row,) = prebuilt_rows(session, _SIDE, {"ticket_id": ticket.id, "me": actor.member_id}, carrier=True)
+def _beside_of(row: Any) -> _Beside:
     rating = None
     if row.rating_id is not None:
         rating = {"scores": row.rating_scores, "score": row.rating_score, "comment": row.rating_comment}
-    return _SideFacts(int(row.works), split_ids(row.executor_ids), bool(row.is_favorite), rating)
+    initiator, approver = _people(row.initiator), _people(row.approver)
+    return _Beside(
+        works=int(row.works),
+        executors=_people(row.executors),
+        initiator=initiator[0] if initiator else None,
+        approver=approver[0] if approver else None,
+        timeline=sorted((int(i), _utc(at), kind, new) for i, at, kind, new in _json(row.timeline)),
+        is_favorite=bool(row.is_favorite),
+        my_rating=rating,
+    )
 
 
-def _people(session: Session, member_ids: set[int]) -> dict[int, PersonRef]:
-    if not member_ids:
-        return {}
-    rows = prebuilt_rows(session, _PEOPLE, {"ids": sorted(member_ids)})
-    people = {}
-    for r in rows:
-        name = person_name(r.id, r.last_name, r.first_name, r.patronymic)
-        people[r.id] = PersonRef(r.id, name, format_phone(r.phone))
-    return people
+def _json(value: Any) -> list[Any]:
+    # Decoded by the driver (PostgreSQL's json) or by SQLAlchemy's JSON type; text only if neither did.
+    return json.loads(value) if isinstance(value, str) else list(value or ())
+
+
+def _utc(text: str) -> dt.datetime:
+    at = dt.datetime.fromisoformat(text)
+    return at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at.astimezone(dt.UTC)
+
+
+def _people(value: Any) -> list[PersonRef]:
+    return [
+        PersonRef(int(i), person_name(int(i), last, first, patronymic), format_phone(phone))
+        for i, last, first, patronymic, phone in _json(value)
+    ]
 
 
 def _object_path(session: Session, obj: ServiceObject) -> list[str]:
@@ -136,13 +172,14 @@ def _object_path(session: Session, obj: ServiceObject) -> list[str]:
     return [names[a] for a in ancestors if a in names] + [obj.name]
 
 
-def status_timeline(session: Session, ticket: Ticket) -> list[TimelineEntry]:
+def _timeline(
+    session: Session, ticket: Ticket, rows: list[tuple[int, dt.datetime, str, Any]]
+) -> list[TimelineEntry]:
     """Status changes only (what a customer may see), oldest first, starting with creation."""
-    rows = prebuilt_rows(session, _TIMELINE, {"ticket_id": ticket.id})
     start_status_id = lifecycle_of_type(session, ticket.tenant_id, ticket.type_id).start_status_id
     statuses = statuses_of(session, ticket.tenant_id)
     entries: list[TimelineEntry] = []
-    for at, kind, new in rows:
+    for _id, at, kind, new in rows:
         status_id = start_status_id if kind == HistoryKind.CREATED else new
         status = statuses.get(int(status_id)) if status_id is not None else None
         if status is not None:
@@ -150,39 +187,63 @@ def status_timeline(session: Session, ticket: Ticket) -> list[TimelineEntry]:
     return entries
 
 
-def ticket_detail(
-    session: Session, actor: Actor, ticket: Ticket, obj: ServiceObject | None = None
+def load_ticket_profile(session: Session, actor: Actor, ticket_id: int) -> TicketDetail:
+    """The profile of a ticket the actor may see, in one statement; 404 otherwise (ids cannot be probed)."""
+    shape = visibility_shape(actor)
+    params = {**visibility_params(actor), "t_id": ticket_id}
+
+    def build() -> Any:
+        me: Any = bindparam("v_me")
+        return (
+            select(Ticket, ServiceObject, *_beside_columns(me))
+            .join(ServiceObject, ServiceObject.id == Ticket.object_id)
+            .outerjoin(Rating, _actors_rating(me))
+            .where(Ticket.id == bindparam("t_id"), visibility_of(shape, params))
+        )
+
+    stmt = shaped_statement(("profile", shape), build)
+    rows = prebuilt_rows(session, stmt, params, carrier=True, entities=True)
+    if not rows:
+        raise NotFound("Ticket not found")
+    ticket, obj = rows[0][0], rows[0][1]
+    return _detail(session, actor, ticket, obj, _beside_of(rows[0]))
+
+
+def ticket_detail(session: Session, actor: Actor, ticket: Ticket) -> TicketDetail:
+    """The profile of a ticket already loaded (and checked visible), e.g. after a change."""
+    obj = session.get(ServiceObject, ticket.object_id)
+    assert obj is not None
+    params = {"ticket_id": ticket.id, "v_me": actor.member_id}
+    (row,) = prebuilt_rows(session, _BESIDE, params, carrier=True)
+    return _detail(session, actor, ticket, obj, _beside_of(row))
+
+
+def _detail(
+    session: Session, actor: Actor, ticket: Ticket, obj: ServiceObject, beside: _Beside
 ) -> TicketDetail:
-    """``obj``: the ticket's object when the caller loaded it with the ticket (saves a query)."""
     refs = tenant_refs(session, ticket.tenant_id)
-    status = refs.statuses[ticket.status_id]
     stage = refs.stages.get(ticket.stage_id) if actor.is_staff else None
     work_type = refs.work_types.get(ticket.work_type_id) if ticket.work_type_id else None
     criticality = refs.criticalities.get(ticket.criticality_id) if ticket.criticality_id else None
-    obj = obj or session.get(ServiceObject, ticket.object_id)
-    assert obj is not None and obj.id == ticket.object_id
-    side = _side_facts(session, actor, ticket)
-    facts = facts_of(ticket, executor_ids=side.executor_ids, works_count=side.works)
-    executor_ids = set(facts.executor_ids)
-    people = _people(session, executor_ids | {ticket.initiator_id} | ({ticket.approver_member_id} - {None}))  # type: ignore[operator]
+    facts = facts_of(ticket, executor_ids=(p.id for p in beside.executors), works_count=beside.works)
     approver_role = session.get(Role, ticket.approver_role_id) if ticket.approver_role_id else None
-    rating = side.my_rating
+    assert beside.initiator is not None
     return TicketDetail(
         ticket=ticket,
-        status=status,
+        status=refs.statuses[ticket.status_id],
         stage=stage,
         type=refs.types[ticket.type_id],
         work_type=work_type,
         criticality=criticality,
         object=Ref(obj.id, obj.name),
         object_path=_object_path(session, obj),
-        initiator=people[ticket.initiator_id],
-        executors=sorted((people[i] for i in executor_ids), key=lambda p: p.name),
-        approver_member=people.get(ticket.approver_member_id) if ticket.approver_member_id else None,
+        initiator=beside.initiator,
+        executors=sorted(beside.executors, key=lambda p: p.name),
+        approver_member=beside.approver,
         approver_role=Ref(approver_role.id, approver_role.name) if approver_role else None,
-        is_favorite=side.is_favorite,
+        is_favorite=beside.is_favorite,
         transitions=available_transitions_for(session, actor, ticket, facts=facts),
         can_rate=may_rate(session, actor, ticket),
-        my_rating=rating,
-        timeline=status_timeline(session, ticket),
+        my_rating=beside.my_rating,
+        timeline=_timeline(session, ticket, beside.timeline),
     )

@@ -43,37 +43,17 @@ def get_ticket_for_actor(
     session: Session, actor: Actor, ticket_id: int, *, for_update: bool = False
 ) -> Ticket:
     """The ticket if the actor may see it; 404 otherwise, so ids cannot be probed."""
-    ticket: Ticket = _visible_ticket_row(session, actor, ticket_id, for_update=for_update, with_object=False)[
-        0
-    ]
-    return ticket
-
-
-def get_ticket_and_object_for_actor(
-    session: Session, actor: Actor, ticket_id: int
-) -> tuple[Ticket, ServiceObject]:
-    """:func:`get_ticket_for_actor` and the ticket's object in the same statement (the profile's)."""
-    ticket, obj = _visible_ticket_row(session, actor, ticket_id, for_update=False, with_object=True)
-    return ticket, obj
-
-
-def _visible_ticket_row(
-    session: Session, actor: Actor, ticket_id: int, *, for_update: bool, with_object: bool
-) -> Any:
     shape = visibility_shape(actor)
     params = {**visibility_params(actor), "t_id": ticket_id}
 
     def build() -> Any:
         stmt = select(Ticket).where(Ticket.id == bindparam("t_id", ticket_id), visibility_of(shape, params))
-        if with_object:
-            stmt = stmt.add_columns(ServiceObject).join(ServiceObject, ServiceObject.id == Ticket.object_id)
         return stmt.with_for_update(of=Ticket) if for_update else stmt
 
-    stmt = shaped_statement(("ticket", shape, for_update, with_object), build)
-    row = session.execute(stmt, params).first()
-    if row is None:
+    ticket: Ticket | None = session.scalar(shaped_statement(("ticket", shape, for_update), build), params)
+    if ticket is None:
         raise NotFound("Ticket not found")
-    return row
+    return ticket
 
 
 @dataclass

@@ -13,16 +13,11 @@ from fixflow.attachments.storage import IMAGE_TYPES
 from fixflow.core.errors import DomainError
 from fixflow.core.i18n import N_
 from fixflow.ratings.service import active_criteria, get_my_rating, may_rate, rate_ticket
-from fixflow.tickets.detail import ticket_detail
+from fixflow.tickets.detail import load_ticket_profile, ticket_detail
 from fixflow.tickets.extensions import EXTENSIONS
 from fixflow.tickets.listing import is_overdue
 from fixflow.tickets.models import Ticket
-from fixflow.tickets.service import (
-    add_favorite,
-    get_ticket_and_object_for_actor,
-    get_ticket_for_actor,
-    remove_favorite,
-)
+from fixflow.tickets.service import add_favorite, get_ticket_for_actor, remove_favorite
 from fixflow.tickets.transitions import OfferedTransition, transition_ticket
 from fixflow.webapp import forms
 from fixflow.webapp.forms import NO_ERRORS, FormErrors
@@ -60,8 +55,8 @@ async def ticket_page(request: Request, ticket_id: int) -> Response:
 
     def page_html(web: Web) -> Response:
         actor, session = web.actor, web.session
-        ticket, obj = get_ticket_and_object_for_actor(session, actor, ticket_id)
-        detail = ticket_detail(session, actor, ticket, obj)
+        detail = load_ticket_profile(session, actor, ticket_id)
+        ticket = detail.ticket
         my_rating = detail.my_rating
         return web.render(
             "app/ticket.html",
