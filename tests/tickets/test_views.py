@@ -15,7 +15,7 @@ from fixflow.catalogs.models import Criticality, TicketType
 from fixflow.core.errors import ValidationFailed
 from fixflow.objects.models import ObjectType
 from fixflow.objects.service import create_object
-from fixflow.tickets.listing import TicketFilters, count_views, list_tickets
+from fixflow.tickets.listing import TicketFilters, count_views, list_tickets, list_tickets_with_counts
 from fixflow.tickets.models import Ticket
 from fixflow.tickets.queries import TicketView
 from fixflow.tickets.service import add_favorite, update_ticket
@@ -504,3 +504,17 @@ def test_company_scope_pages_merge_every_branch_in_order(session: Session, sworl
         assert [
             i for p in pages(session, actor, TicketView.ARCHIVE, limit=limit) for i in p
         ] == expected_archive
+
+
+def test_a_page_with_its_counters_counts_like_the_counters(session: Session, sworld: World) -> None:
+    make_ticket(session, sworld)
+    assigned = ticket_in_stage(session, sworld, "Назначена")
+    add_favorite(session, sworld.customer_a.actor, assigned)
+    cancel(session, sworld, make_ticket(session, sworld))
+    for who in PEOPLE:
+        actor = sworld.people[who].actor
+        expected = count_views(session, actor)
+        for view in TicketView:  # empty tabs too: their counters are read on their own
+            page, counts = list_tickets_with_counts(session, actor, view, TicketFilters())
+            assert counts == expected, (who, view)
+            assert [c.id for c in page.items] == ids(session, actor, view)[: len(page.items)]

@@ -220,25 +220,57 @@ def list_tickets(
     limit: int | None = None,
     cursor: str | None = None,
 ) -> Page[TicketCard]:
+    page, _counts = _list(session, actor, view, filters, limit=limit, cursor=cursor, with_counts=False)
+    return page
+
+
+def list_tickets_with_counts(
+    session: Session, actor: Actor, view: TicketView, filters: TicketFilters, *, cursor: str | None = None
+) -> tuple[Page[TicketCard], dict[str, int]]:
+    """A page and the tab counters (:func:`count_views`) together, as a list page shows them.
+
+    The counters ride on the page's own statement as columns (each an uncorrelated subquery, which
+    PostgreSQL runs once); only an empty page needs them read on their own.
+    """
+    page, counts = _list(session, actor, view, filters, limit=None, cursor=cursor, with_counts=True)
+    return page, counts if counts is not None else count_views(session, actor)
+
+
+def _list(
+    session: Session,
+    actor: Actor,
+    view: TicketView,
+    filters: TicketFilters,
+    *,
+    limit: int | None,
+    cursor: str | None,
+    with_counts: bool,
+) -> tuple[Page[TicketCard], dict[str, int] | None]:
     size = check_limit(limit)
     archive = view is TicketView.ARCHIVE
     shape = visibility_shape(actor)
     params = _params(session, actor, view, filters)
+    if with_counts:
+        params.update(view_params(session, actor, TicketView.APPROVAL))
     if cursor:
         params.update(_cursor_params(cursor, archive=archive))
 
     by_branch = _by_branch(session, shape)
 
     def build() -> Any:
-        return _list_statement(session, actor, view, filters, shape, params, size, by_branch)
+        stmt = _list_statement(session, actor, view, filters, shape, params, size, by_branch)
+        return stmt.add_columns(*_count_columns(shape, params, by_branch)) if with_counts else stmt
 
     rows: Sequence[Any]
     if _cacheable(filters):
         dialect = session.get_bind().dialect.name
         key = ("list", dialect, shape, view, approval_possible(params), frozenset(params), size, by_branch)
-        rows = prebuilt_rows(session, shaped_statement(key, build), params, carrier=True)
+        rows = prebuilt_rows(session, shaped_statement((*key, with_counts), build), params, carrier=True)
     else:
         rows = session.execute(build(), params).all()
+    counts = None
+    if with_counts and rows:
+        counts = {v.value: int(getattr(rows[0], _COUNT_LABEL + v.value)) for v in TicketView}
     has_more = len(rows) > size
     rows = rows[:size]
     cards = _cards(session, actor, rows)
@@ -248,7 +280,7 @@ def list_tickets(
         next_cursor = encode_cursor(
             [last.closed_at.isoformat(), last.id] if archive and last.closed_at else [last.id]
         )
-    return Page(items=cards, next_cursor=next_cursor)
+    return Page(items=cards, next_cursor=next_cursor), counts
 
 
 def _by_branch(session: Session, shape: VisibilityShape) -> bool:
@@ -375,36 +407,43 @@ def _cards(session: Session, actor: Actor, rows: Sequence[Any]) -> list[TicketCa
     return cards
 
 
+_COUNT_LABEL = "count_"
+
+
 def count_views(session: Session, actor: Actor) -> dict[str, int]:
     """One number per tab in one round trip, each capped at COUNT_CAP+1 so no counter scans a table."""
     shape = visibility_shape(actor)
     params = {**visibility_params(actor), **view_params(session, actor, TicketView.APPROVAL)}
-
     by_branch = _by_branch(session, shape)
 
     def build() -> Any:
-        counters = []
-        for view in TicketView:
-            if by_branch:
-                counters.append(_count_by_branch(view, shape, params).label(view.value))
-                continue
-            where = and_(visibility_of(shape, params), view_term(view, shape, params))
-            # In the lists' order, so the cap stops an index scan: unordered, PostgreSQL may read the heap
-            # from its oldest (mostly closed) tickets to find the first 1,000 open ones.
-            order = (
-                (Ticket.closed_at.desc(), Ticket.id.desc())
-                if view is TicketView.ARCHIVE
-                else (Ticket.id.desc(),)
-            )
-            capped = select(Ticket.id).where(where).order_by(*order).limit(COUNT_CAP + 1)
-            counters.append(
-                select(func.count()).select_from(capped.subquery()).scalar_subquery().label(view.value)
-            )
-        return select(*counters)
+        return select(*_count_columns(shape, params, by_branch))
 
     stmt = shaped_statement(("counts", shape, approval_possible(params), by_branch), build)
     (row,) = prebuilt_rows(session, stmt, params, carrier=True)
-    return {view.value: int(getattr(row, view.value)) for view in TicketView}
+    return {view.value: int(getattr(row, _COUNT_LABEL + view.value)) for view in TicketView}
+
+
+def _count_columns(shape: VisibilityShape, params: dict[str, Any], by_branch: bool) -> list[Any]:
+    counters = []
+    for view in TicketView:
+        if by_branch:
+            counters.append(_count_by_branch(view, shape, params).label(_COUNT_LABEL + view.value))
+            continue
+        where = and_(visibility_of(shape, params), view_term(view, shape, params))
+        # In the lists' order, so the cap stops an index scan: unordered, PostgreSQL may read the heap
+        # from its oldest (mostly closed) tickets to find the first 1,000 open ones.
+        order = (
+            (Ticket.closed_at.desc(), Ticket.id.desc()) if view is TicketView.ARCHIVE else (Ticket.id.desc(),)
+        )
+        capped = select(Ticket.id).where(where).order_by(*order).limit(COUNT_CAP + 1)
+        counters.append(
+            select(func.count())
+            .select_from(capped.subquery())
+            .scalar_subquery()
+            .label(_COUNT_LABEL + view.value)
+        )
+    return counters
 
 
 def _count_by_branch(view: TicketView, shape: VisibilityShape, params: dict[str, Any]) -> Any:

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from fixflow.catalogs.refs import tenant_refs
 from fixflow.core.i18n import N_
-from fixflow.tickets.listing import COUNT_CAP, TicketFilters, count_views, list_tickets
+from fixflow.tickets.listing import COUNT_CAP, TicketFilters, list_tickets_with_counts
 from fixflow.tickets.queries import TicketView
 from fixflow.webapp import forms
 from fixflow.webapp.lookups import objects_for_filter, statuses_for
@@ -96,13 +96,15 @@ async def tickets_page(request: Request) -> Response:
 
     def page_html(web: Web) -> Response:
         actor, session = web.actor, web.session
-        page = list_tickets(session, actor, query.tab, query.filters(web.timezone), cursor=cursor or None)
+        page, counts = list_tickets_with_counts(
+            session, actor, query.tab, query.filters(web.timezone), cursor=cursor or None
+        )
         return web.render(
             "app/tickets.html",
             query=query,
             tabs=TABS,
             page=page,
-            counts=count_views(session, actor),
+            counts=counts,
             count_cap=COUNT_CAP,
             empty_text=web.gettext(EMPTY_TEXT[query.tab]),
             more_url=f"/app/tickets?{query.params(cursor=page.next_cursor)}" if page.next_cursor else None,
