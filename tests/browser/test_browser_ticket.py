@@ -36,6 +36,12 @@ PNG = bytes.fromhex(
     "1f15c4890000000d49444154789c63f8cfc0f01f0005000201a5d6d8a90000000049454e44ae426082"
 )
 
+# Whether an <img> loads: waits for it if it is still on its way (under load it may be).
+IMAGE_LOADED = """img => img.complete ? img.naturalWidth > 0 : new Promise(done => {
+    img.addEventListener("load", () => done(img.naturalWidth > 0));
+    img.addEventListener("error", () => done(false));
+})"""
+
 
 def buttons(tab: Screen) -> list[str]:
     return [
@@ -294,7 +300,7 @@ def test_create_a_ticket(screen: ScreenFactory, app_server: AppServer, locale: s
     expect(page.locator("[data-testid=object-path]")).to_contain_text("Холодильная витрина")
     thumb = page.locator("[data-testid=ticket-files] img.files__thumb")
     expect(thumb).to_have_count(1)
-    assert thumb.evaluate("img => img.complete && img.naturalWidth > 0")  # served to its owner
+    assert thumb.evaluate(IMAGE_LOADED)  # served to its owner
 
     with app_server.session() as session:
         ticket = session.scalar(select(Ticket).where(Ticket.description == description))
