@@ -13,6 +13,12 @@ from fixflow.tickets.listing import TicketCard
 from fixflow.webapp.lookups import ObjectOption
 
 
+@dataclass
+class Editable:
+    id: int
+    name: str
+
+
 @dataclass(frozen=True)
 class Named:
     id: int
@@ -31,6 +37,11 @@ def test_select_options_escape_mark_the_chosen_one_and_indent_the_tree() -> None
     )
     assert str(select_options([Named(3, "Новая")], selected="")) == '<option value="3">Новая</option>'
     assert str(select_options([], selected="1")) == ""
+    # unhashable items are rendered too (only hashable ones are remembered)
+    assert (
+        str(select_options([Editable(5, "Б & В")], selected="5"))
+        == '<option value="5" selected>Б &amp; В</option>'
+    )
 
 
 def _card(**changes: Any) -> TicketCard:

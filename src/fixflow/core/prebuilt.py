@@ -36,6 +36,13 @@ from sqlalchemy.orm import Session
 from sqlalchemy.util import await_only
 
 AnySelect = Select[*tuple[Any, ...]]
+
+# psycopg converts each query's placeholders anew unless the text is at most this long (4 KB by
+# default, against ORM-generated one-off statements). The prebuilt statements are a fixed few run for
+# every request, and the longest (a list page with its counters, the ticket profile) exceed it.
+_STATEMENT_TEXT_CACHED = 64 * 1024
+if getattr(psycopg._queries, "MAX_CACHED_STATEMENT_LENGTH", _STATEMENT_TEXT_CACHED) < _STATEMENT_TEXT_CACHED:
+    psycopg._queries.MAX_CACHED_STATEMENT_LENGTH = _STATEMENT_TEXT_CACHED
 # SQLAlchemy renders an expanding parameter as a placeholder filled in at every execution.
 _EXPANDING = re.compile(r"(NOT )?IN \(__\[POSTCOMPILE_(\w+)\]\)")
 _MAX_COMPILED = 4096

@@ -152,7 +152,21 @@ _INDENT = "\u00a0\u00a0"  # per tree level, inside an <option> (no markup allowe
 def select_options(items: Iterable[Any], selected: str) -> Markup:
     """The ``<option>``s of a select, from items with ``id`` and ``label`` or ``name`` (and a tree
     ``depth``): one Python pass. As a Jinja loop, a customer's object filter (up to 300 options)
-    was the larger part of a list page's rendering."""
+    was the larger part of a list page's rendering. Hashable items (frozen dataclasses: every list
+    page's filters) are rendered once per process and selection."""
+    listed = tuple(items)
+    try:
+        return _cached_options(listed, selected)
+    except TypeError:  # unhashable items
+        return _options(listed, selected)
+
+
+@lru_cache(maxsize=512)  # ≤ 300 options each
+def _cached_options(items: tuple[Any, ...], selected: str) -> Markup:
+    return _options(items, selected)
+
+
+def _options(items: tuple[Any, ...], selected: str) -> Markup:
     out = []
     for item in items:
         value = escape(str(item.id))
