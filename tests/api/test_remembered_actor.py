@@ -71,6 +71,21 @@ def test_a_new_role_shows_on_the_next_list(client: TestClient, world: World, dat
     assert list_ids(client, headers) == {own}
 
 
+def test_an_empty_page_validates_its_actor_in_the_same_statement(
+    client: TestClient, world: World, database: Database, count_queries: Any
+) -> None:
+    with database.session(write=True) as s:
+        colleagues = make_ticket(s, world, by="customer_a2").id
+    headers = login(client, world.customer_a)
+    assert list_ids(client, headers) == set()
+    with count_queries:
+        body = client.get(f"{API}/tickets?view=all", headers=headers).json()
+    assert body == {"items": [], "next_cursor": None}
+    assert count_queries.count == 1  # the check came back in the page's head row, not on its own
+    give_role(database, world.customer_a.id, role_id(database, world, "customer_admin"))
+    assert list_ids(client, headers) == {colleagues}
+
+
 def test_a_stale_not_found_is_answered_again_with_the_new_rights(
     client: TestClient, world: World, database: Database
 ) -> None:
@@ -146,7 +161,8 @@ def test_a_changed_role_definition_renews_the_actor(
 
 
 def refused(client: TestClient, headers: dict[str, str], ticket_id: int) -> list[int]:
-    """Status codes of a full page, an empty page (its check runs alone), the counters and a profile."""
+    """Status codes of a full page, an empty page (its check comes back in a row of its own), the
+    counters and a profile."""
     paths = [
         f"{API}/tickets?view=all",
         f"{API}/tickets?view=archive",

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 import psycopg
 from psycopg.rows import namedtuple_row
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select, select, true
 from sqlalchemy.engine import Compiled, Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -60,16 +60,31 @@ class CarriedCheck(Protocol):
         """Raise if ``value`` shows the request's premise no longer holds."""
 
 
-# (id(statement), id(column)) → (statement, column, the statement with the column): kept alive together.
-_carrying: dict[tuple[int, int], tuple[AnySelect, ColumnElement[Any], AnySelect]] = {}
+# (id(statement), id(column), order) → (statement, column, the statement with the column): kept alive
+# together.
+_carrying: dict[tuple[int, int, tuple[str, ...]], tuple[AnySelect, ColumnElement[Any], AnySelect]] = {}
 
 
-def _with_column(statement: AnySelect, column: ColumnElement[Any]) -> AnySelect:
-    key = (id(statement), id(column))
+def _with_column(
+    statement: AnySelect, column: ColumnElement[Any], newest_first: tuple[str, ...]
+) -> AnySelect:
+    key = (id(statement), id(column), newest_first)
     found = _carrying.get(key)
     if found is not None and found[0] is statement and found[1] is column:
         return found[2]
-    wrapped = statement.add_columns(column)
+    if newest_first:
+        # The check in a one-row head, the page left-joined to it: an empty page still brings the
+        # check back (in a row whose page columns are all NULL). The page keeps its own order and
+        # limit inside; the outer order restores it for the few rows it returns.
+        head = select(column).subquery("head")
+        page = statement.subquery("page")
+        wrapped = (
+            select(*page.c, *head.c)
+            .select_from(head.outerjoin(page, true()))
+            .order_by(*(page.c[name].desc() for name in newest_first))
+        )
+    else:
+        wrapped = statement.add_columns(column)
     if len(_carrying) >= _MAX_COMPILED:
         _carrying.clear()
     _carrying[key] = (statement, column, wrapped)
@@ -128,19 +143,27 @@ def prebuilt_rows(
     *,
     carrier: bool = False,
     entities: bool = False,
+    newest_first: tuple[str, ...] = (),
 ) -> Sequence[Any]:
     """All rows of a statement built once and reused (never one built per call: it would be compiled
     per call). Rows have the statement's column labels as attributes; a ``carrier`` statement's rows
     may have the pending check's column too (consumers read its rows by name). A statement that loads
-    ORM ``entities`` runs through the session (it may still carry the check)."""
+    ORM ``entities`` runs through the session (it may still carry the check).
+
+    ``newest_first``: a carrier that may return no rows (a page), ordered by these columns descending,
+    the last one never NULL (an id). It then carries the check even when empty, instead of leaving it
+    to a statement of its own.
+    """
     run = _entity_rows if entities else _rows
     check: CarriedCheck | None = session.info.get(CARRIED_CHECK) if carrier else None
     if check is None:
         return run(session, statement, params)
-    rows = run(session, _with_column(statement, check.column), {**params, **check.params})
+    rows = run(session, _with_column(statement, check.column, newest_first), {**params, **check.params})
     if rows:
         del session.info[CARRIED_CHECK]
         check.accept(getattr(rows[0], check.label))
+        if newest_first and getattr(rows[0], newest_first[-1]) is None:
+            return []  # the head alone: the page is empty
     return rows
 
 

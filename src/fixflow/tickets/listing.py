@@ -265,7 +265,9 @@ def _list(
     if _cacheable(filters):
         dialect = session.get_bind().dialect.name
         key = ("list", dialect, shape, view, approval_possible(params), frozenset(params), size, by_branch)
-        rows = prebuilt_rows(session, shaped_statement((*key, with_counts), build), params, carrier=True)
+        order = ("closed_at", "id") if archive else ("id",)
+        stmt = shaped_statement((*key, with_counts), build)
+        rows = prebuilt_rows(session, stmt, params, carrier=True, newest_first=order)
     else:
         rows = session.execute(build(), params).all()
     counts = None
