@@ -16,6 +16,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from builders import World, add_some_work, assign, fire, make_ticket, make_world, member, ticket_in_stage
+from fixflow.accounts.actor import Actor
 from fixflow.accounts.service import add_member, create_account
 from fixflow.catalogs.models import TicketType, WorkType
 from fixflow.core.db import utcnow
@@ -23,6 +24,7 @@ from fixflow.core.errors import Forbidden, NotFound, ValidationFailed, VersionCo
 from fixflow.jobs.models import OutboxEvent
 from fixflow.objects.models import ObjectType, ServiceObject
 from fixflow.objects.service import create_object
+from fixflow.tickets.detail import load_ticket_profile
 from fixflow.tickets.history import HistoryKind
 from fixflow.tickets.models import Favorite, Ticket, TicketHistory, TicketWork
 from fixflow.tickets.service import (
@@ -32,7 +34,6 @@ from fixflow.tickets.service import (
     delete_ticket,
     executor_ids_of,
     get_ticket_for_actor,
-    is_favorite,
     remove_favorite,
     update_ticket,
 )
@@ -515,6 +516,10 @@ def test_creation_writes_history_and_an_event(session: Session, sworld: World) -
 
 
 # --- favourites ---------------------------------------------------------------------------------------
+
+
+def is_favorite(session: Session, actor: Actor, ticket_id: int) -> bool:
+    return load_ticket_profile(session, actor, ticket_id).is_favorite
 
 
 def test_favorites_are_idempotent_and_per_member(session: Session, sworld: World) -> None:

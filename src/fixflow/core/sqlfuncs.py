@@ -37,10 +37,6 @@ def joined_ids(column: Any, *where: ColumnElement[bool]) -> ColumnElement[str]:
     return func.coalesce(found, EMPTY_TEXT)
 
 
-def split_ids(joined: str | None) -> list[int]:
-    return [int(i) for i in joined.split(",")] if joined else []
-
-
 class JsonArrays(FunctionElement[Any]):
     """An aggregate: each row's values as a JSON array, all of them in one (``[]`` for no rows).
 

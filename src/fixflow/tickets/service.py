@@ -516,14 +516,5 @@ def remove_favorite(session: Session, actor: Actor, ticket: Ticket) -> None:
     )
 
 
-_FAVORITE = select(Favorite.ticket_id).where(
-    Favorite.member_id == bindparam("member_id"), Favorite.ticket_id == bindparam("ticket_id")
-)
-
-
-def is_favorite(session: Session, actor: Actor, ticket_id: int) -> bool:
-    return bool(prebuilt_rows(session, _FAVORITE, {"member_id": actor.member_id, "ticket_id": ticket_id}))
-
-
 def member_company_ids(session: Session, member_id: int) -> set[int]:
     return set(session.scalars(select(MemberCompany.company_id).where(MemberCompany.member_id == member_id)))
