@@ -105,8 +105,8 @@ def recreate_database(backend: str) -> None:
 
 def catch_up_schema(url: str) -> None:
     """A reused bench database was built from the models and stamped; keep it stamped at the newest
-    revision (and add new tables) so the server's start-up migration does not replay what exists.
-    New columns on existing tables need a fresh seed."""
+    revision (and add new tables and indexes) so the server's start-up migration does not replay what
+    exists. New columns on existing tables need a fresh seed."""
     from alembic import command
     from sqlalchemy import create_engine
 
@@ -117,6 +117,9 @@ def catch_up_schema(url: str) -> None:
     load_features()
     engine = create_engine(url)
     Base.metadata.create_all(engine)
+    for table in Base.metadata.sorted_tables:  # create_all adds no index to a table that exists
+        for index in table.indexes:
+            index.create(engine, checkfirst=True)
     engine.dispose()
     command.stamp(alembic_config(url), "head")
 
