@@ -34,7 +34,7 @@ from fixflow.tickets.extensions import EXTENSIONS
 from fixflow.tickets.history import HistoryKind, record
 from fixflow.tickets.models import Favorite, Ticket, TicketExecutor
 from fixflow.tickets.queries import shaped_statement, visibility_of, visibility_params, visibility_shape
-from fixflow.workflow.models import Lifecycle, Stage
+from fixflow.workflow.service import lifecycle_of_type
 
 SOURCES = frozenset({"app", "web", "qr", "email", "api", "planned"})
 
@@ -129,21 +129,21 @@ def create_ticket(session: Session, actor: Actor, draft: TicketDraft) -> Ticket:
     criticality = _criticality(session, actor.tenant_id, draft.criticality_id)
     if draft.criticality_id is not None and criticality is None:
         errors.add("criticality_id", "Unknown criticality")
-    start = _start_stage(session, ticket_type) if ticket_type is not None else None
-    if ticket_type is not None and start is not None:
+    start_id = _start_stage_id(session, ticket_type) if ticket_type is not None else None
+    if ticket_type is not None and start_id is not None:
         draft.fields, problems = EXTENSIONS.fields.validate_create(
-            session, actor, ticket_type.id, start.id, draft.fields
+            session, actor, ticket_type.id, start_id, draft.fields
         )
         errors.problems.extend(problems)
     errors.raise_if_any()
-    assert ticket_type is not None and obj is not None and start is not None
-    return _insert_ticket(session, actor, draft, ticket_type, obj, work_type, criticality, start)
+    assert ticket_type is not None and obj is not None and start_id is not None
+    return _insert_ticket(session, actor, draft, ticket_type, obj, work_type, criticality, start_id)
 
 
-def _start_stage(session: Session, ticket_type: TicketType) -> Stage | None:
-    return session.scalar(
-        select(Stage).where(Stage.lifecycle_id == ticket_type.lifecycle_id, Stage.is_start.is_(True))
-    )
+def _start_stage_id(session: Session, ticket_type: TicketType) -> int | None:
+    # From the cached lifecycle (workflow.service): a creation reads no workflow rows.
+    spec = lifecycle_of_type(session, ticket_type.tenant_id, ticket_type.id)
+    return next((stage.id for stage in spec.stages if stage.is_start), None)
 
 
 def _criticality(session: Session, tenant_id: int, criticality_id: int | None) -> Criticality | None:
@@ -162,12 +162,12 @@ def _insert_ticket(
     obj: ServiceObject,
     work_type: WorkType | None,
     criticality: Criticality | None,
-    start: Stage,
+    start_id: int,
 ) -> Ticket:
     now = utcnow()
-    lifecycle = session.get(Lifecycle, ticket_type.lifecycle_id)
-    assert lifecycle is not None
-    company = session.get(Company, obj.company_id)
+    start_status_id = lifecycle_of_type(session, ticket_type.tenant_id, ticket_type.id).start_status_id
+    # Only a mask with the company's code needs the company.
+    company = session.get(Company, obj.company_id) if "{CODE}" in ticket_type.number_mask else None
     counter = next_counter(session, actor.tenant_id, ticket_type.id)
     ticket = Ticket(
         tenant_id=actor.tenant_id,
@@ -183,8 +183,8 @@ def _insert_ticket(
         work_type_id=work_type.id if work_type else None,
         initiator_id=_resolve_initiator(session, actor, draft, obj),
         created_by_id=actor.member_id,
-        stage_id=start.id,
-        status_id=lifecycle.start_status_id,
+        stage_id=start_id,
+        status_id=start_status_id,
         deadline=compute_deadline(
             session,
             created_at=now,
