@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, Index, Integer, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fixflow.core.db import Base, fk, id_column, tenant_fk, utcnow
@@ -20,6 +20,16 @@ class Ticket(Base):
         Index("ix_tickets_tenant_open", "tenant_id", "closed_at", "id"),
         Index("ix_tickets_initiator_open", "tenant_id", "initiator_id", "closed_at", "id"),
         Index("ix_tickets_company_open", "tenant_id", "company_id", "closed_at", "id"),
+        # A company's open tickets newest first, in index order: after `closed_at IS NULL` as a
+        # condition on the index above, PostgreSQL 15 no longer takes the id order and sorts them all.
+        Index(
+            "ix_tickets_company_open_ids",
+            "tenant_id",
+            "company_id",
+            "id",
+            postgresql_where=text("closed_at IS NULL"),
+            sqlite_where=text("closed_at IS NULL"),
+        ),
         # Approval scopes are list branches of their own (tickets.listing), so they get list-shaped indexes.
         Index("ix_tickets_approver_member_open", "tenant_id", "approver_member_id", "closed_at", "id"),
         Index("ix_tickets_approver_role_open", "tenant_id", "approver_role_id", "closed_at", "id"),

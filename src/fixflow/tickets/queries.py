@@ -45,6 +45,7 @@ class VisibilityShape:
     approval: bool
     by_role: bool  # approval by one of the actor's roles (the actor has roles)
     company: bool  # company scope with at least one company
+    one_company: bool  # exactly one: an equality, so a generic plan walks its index in list order
     colleagues_listed: bool  # colleagues as an id list (else a subquery on member_companies)
     assigned: bool
     unassigned_new: bool
@@ -60,6 +61,7 @@ def visibility_shape(actor: Actor) -> VisibilityShape:
         approval=not everything and actor.has_scope(Scope.APPROVAL),
         by_role=bool(actor.role_ids),
         company=not everything and company,
+        one_company=len(actor.company_ids) == 1,
         colleagues_listed=actor.colleague_ids is not None,
         assigned=not everything and actor.has_scope(Scope.ASSIGNED),
         unassigned_new=not everything and actor.has_scope(Scope.UNASSIGNED_NEW),
@@ -73,6 +75,7 @@ def visibility_params(actor: Actor) -> dict[str, Any]:
         "v_me": actor.member_id,
         "v_roles": sorted(actor.role_ids),
         "v_companies": sorted(actor.company_ids),
+        "v_company": min(actor.company_ids, default=None),
         "v_colleagues": sorted(actor.colleague_ids or ()),
     }
 
@@ -134,7 +137,12 @@ def branches_of(shape: VisibilityShape, params: dict[str, Any]) -> list[ColumnEl
     if shape.approval:
         branches.extend(_approver_terms(shape, params))
     if shape.company:
-        branches.append(Ticket.company_id.in_(_param(params, "v_companies", expanding=True)))
+        if shape.one_company:
+            # `= ANY($1)` of one id is still a list to a generic plan, which then sorts the company's
+            # open tickets; an equality reads them in index order (ix_tickets_company_open_ids).
+            branches.append(Ticket.company_id == _param(params, "v_company"))
+        else:
+            branches.append(Ticket.company_id.in_(_param(params, "v_companies", expanding=True)))
         branches.append(Ticket.initiator_id.in_(_colleagues(shape, params)))
     if shape.assigned:
         branches.append(_is_assigned(params))
