@@ -65,3 +65,21 @@ def json_rows(*columns: Any, from_: Any, where: Sequence[ColumnElement[bool]]) -
     strings — times as ISO text —, nulls), in no particular order.
     """
     return select(JsonArrays(*columns)).select_from(from_).where(*where).scalar_subquery()
+
+
+def prefix_upper_bound(prefix: str) -> str:
+    """The smallest text above every text starting with ``prefix`` (ASCII prefixes: numbers, paths)."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def prefix_range(dialect: str, column: Any, low: Any, high: Any) -> list[ColumnElement[bool]]:
+    """``low <= column < high`` in byte order, as an index range even when the bounds are parameters.
+
+    A prefix search as a range rather than ``LIKE 'prefix%'``: PostgreSQL's generic plans (core.db's
+    read connections) cannot turn a parameterised LIKE into an index range, and SQLite's LIKE ignores
+    case and every index. On PostgreSQL the operators are the pattern-ops opclass's (byte order
+    whatever the collation); the column needs such an index.
+    """
+    if dialect == "postgresql":
+        return [column.op("~>=~", is_comparison=True)(low), column.op("~<~", is_comparison=True)(high)]
+    return [column >= low, column < high]

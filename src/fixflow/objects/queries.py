@@ -12,6 +12,7 @@ from fixflow.accounts.actor import Actor
 from fixflow.core.configcache import config_cached
 from fixflow.core.errors import NotFound
 from fixflow.core.prebuilt import prebuilt_rows
+from fixflow.core.sqlfuncs import prefix_range, prefix_upper_bound
 from fixflow.objects.models import ServiceObject
 
 
@@ -81,21 +82,10 @@ def object_names(session: Session, tenant_id: int, object_ids: Iterable[int]) ->
 
 
 def subtree_terms(dialect: str, tenant_id: int, root_path: str) -> list[ColumnElement[bool]]:
-    """An object and everything under it: its path is a prefix of theirs, as an index range.
-
-    A range rather than ``LIKE 'prefix%'``: PostgreSQL's generic plans (core.db's read connections)
-    cannot turn a parameterised LIKE into an index range, and SQLite's LIKE ignores case and every
-    index. Paths hold only digits and slashes, so the byte after the prefix's last one bounds it.
-    """
-    low, high = root_path, root_path[:-1] + chr(ord(root_path[-1]) + 1)
-    path = ServiceObject.path
-    in_range: list[ColumnElement[bool]]
-    if dialect == "postgresql":
-        # The pattern-ops index's operators: byte order whatever the database's collation.
-        in_range = [path.op("~>=~", is_comparison=True)(low), path.op("~<~", is_comparison=True)(high)]
-    else:
-        in_range = [path >= low, path < high]
-    return [ServiceObject.tenant_id == tenant_id, *in_range]
+    """An object and everything under it: its path ("/1/7/42/") is a prefix of theirs, as an index
+    range (``core.sqlfuncs.prefix_range``, ``ix_objects_tenant_path_pattern``)."""
+    bounds = prefix_range(dialect, ServiceObject.path, root_path, prefix_upper_bound(root_path))
+    return [ServiceObject.tenant_id == tenant_id, *bounds]
 
 
 def ancestor_ids_of(object_id: int, path: str) -> list[int]:

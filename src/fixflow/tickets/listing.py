@@ -16,6 +16,7 @@ from fixflow.catalogs.refs import Ref, tenant_refs
 from fixflow.core.db import utcnow
 from fixflow.core.pagination import Page, check_limit, decode_cursor, encode_cursor, invalid_cursor
 from fixflow.core.prebuilt import prebuilt_rows
+from fixflow.core.sqlfuncs import prefix_range, prefix_upper_bound
 from fixflow.objects.models import ServiceObject
 from fixflow.objects.queries import ancestor_ids_of, object_names, subtree_terms
 from fixflow.tickets.extensions import EXTENSIONS
@@ -86,7 +87,7 @@ def _filter_params(filters: TicketFilters) -> dict[str, Any]:
         # The same prefix as a range of the (tenant, number) index: SQLite's LIKE ignores case, so it
         # never uses an index for it, and PostgreSQL's generic plans cannot turn `LIKE $1` into one.
         params["f_number_from"] = q
-        params["f_number_to"] = q[:-1] + chr(ord(q[-1]) + 1)
+        params["f_number_to"] = prefix_upper_bound(q)
     elif q:
         params["f_text"] = f"%{_escape_like(q.lower())}%"
         params["f_number_part"] = f"%{_escape_like(q)}%"
@@ -111,15 +112,7 @@ def _search_terms(params: dict[str, Any], dialect: str) -> list[ColumnElement[bo
         ]
         low: Any = bindparam("f_number_from", params["f_number_from"])
         high: Any = bindparam("f_number_to", params["f_number_to"])
-        if dialect == "postgresql":
-            # The pattern-ops index's own operators: a range it answers with the prefix as a parameter,
-            # so a generic plan (see core.db's read connections) still walks the index, not the tenant.
-            terms += [
-                Ticket.number.op("~>=~", is_comparison=True)(low),
-                Ticket.number.op("~<~", is_comparison=True)(high),
-            ]
-        else:
-            terms += [Ticket.number >= low, Ticket.number < high]
+        terms += prefix_range(dialect, Ticket.number, low, high)  # ix_tickets_tenant_number_pattern
         return terms
     if "f_text" not in params:
         return []
