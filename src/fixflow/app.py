@@ -28,15 +28,18 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 API_PREFIX = "/api/v1"
 
 
-def feature_routers(role: str) -> list[APIRouter]:
-    """The routers of a role, those a module marks hot (``ROUTE_ORDER = 0``) first.
+def feature_routers(*roles: str) -> list[tuple[str, APIRouter]]:
+    """The routers of these roles with their role, those a module marks hot (``ROUTE_ORDER`` below
+    100) first, across roles.
 
     FastAPI tries routers in order and every router it passes costs a match of each of its routes
-    (twice: to find and to dispatch), so the lists and the ticket profile should not wait behind
-    the whole alphabet of features. Routers' paths are disjoint, so order changes nothing else.
+    (twice: to find and to dispatch), so the lists and the ticket profile, in the API and in the app,
+    should not wait behind the whole alphabet of features. Routers' paths are disjoint, so order
+    changes nothing else.
     """
-    modules = sorted(import_role(role), key=lambda module: getattr(module, "ROUTE_ORDER", 100))
-    return [module.router for module in modules]
+    found = [(module, role) for role in roles for module in import_role(role)]
+    found.sort(key=lambda pair: getattr(pair[0], "ROUTE_ORDER", 100))  # stable: roles keep their order
+    return [(role, module.router) for module, role in found]
 
 
 def guard_by_prefix(router: APIRouter, parent_prefix: str) -> APIRouter:
@@ -123,10 +126,9 @@ def create_app(
     install_problem_handlers(app, html_error_page=error_page)
     # Included straight into the app, not through an /api/v1 router: each level of nesting makes FastAPI
     # match the levels below it again.
-    for router in feature_routers("api"):
-        app.include_router(guard_by_prefix(router, API_PREFIX), prefix=API_PREFIX)
-    for router in feature_routers("views"):
-        app.include_router(guard_by_prefix(router, ""))
+    for role, router in feature_routers("api", "views"):
+        prefix = API_PREFIX if role == "api" else ""
+        app.include_router(guard_by_prefix(router, prefix), prefix=prefix)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", include_in_schema=False)

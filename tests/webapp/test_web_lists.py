@@ -179,3 +179,24 @@ def test_a_page_costs_the_same_number_of_queries_whatever_its_size(
     # One statement: the page, with the tab counters as columns and the remembered sign-in's check;
     # the filter's objects are cached under the configuration version (objects_for_filter).
     assert small == 1, one.statements
+
+
+def test_the_page_around_the_list_is_nobody_elses(client: TestClient, world: World, tickets: Tickets) -> None:
+    # The page around the list is rendered once per shape and reused (core.pageshell): the filter's
+    # objects, the badge and the CSP nonce must still be each request's own.
+    def object_options(html: str) -> set[str]:
+        select = html[html.index('id="f-object"') :]
+        return {o["value"] for o in find_all(select[: select.index("</select>")], tag="option") if o["value"]}
+
+    web_login(client, world.customer_a)
+    first, again = tab(client, "all"), tab(client, "all")
+    nonces = {find(page, tag="style")["nonce"] for page in (first, again)}
+    assert len(nonces) == 2
+    assert object_options(first) == {str(x) for x in world.objects_a}
+    assert find(first, data_testid="approval-count").text.startswith("1")
+    client.cookies.clear()
+    web_login(client, world.customer_b)
+    theirs = tab(client, "all")
+    assert object_options(theirs) == {str(x) for x in world.objects_b}
+    assert not find_all(theirs, data_testid="approval-count")
+    assert find_all(theirs, data_testid="new-ticket") and find_all(first, data_testid="new-ticket")

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from fixflow.accounts.permissions import Permission
 from fixflow.catalogs.refs import tenant_refs
 from fixflow.core.i18n import N_
+from fixflow.core.templating import select_options
 from fixflow.tickets.listing import COUNT_CAP, TicketFilters, list_tickets_with_counts
 from fixflow.tickets.queries import TicketView
 from fixflow.webapp import forms
@@ -99,20 +101,35 @@ async def tickets_page(request: Request) -> Response:
         page, counts = list_tickets_with_counts(
             session, actor, query.tab, query.filters(web.timezone), cursor=cursor or None
         )
-        return web.render(
-            "app/tickets.html",
+        refs = tenant_refs(session, actor.tenant_id)
+        list_body = web.render_fragment(
+            "app/_ticket_list.html",
             query=query,
-            tabs=TABS,
             page=page,
-            counts=counts,
-            count_cap=COUNT_CAP,
             empty_text=web.gettext(EMPTY_TEXT[query.tab]),
             more_url=f"/app/tickets?{query.params(cursor=page.next_cursor)}" if page.next_cursor else None,
             is_continuation=bool(cursor),
-            statuses=statuses_for(session, actor),
-            object_options=objects_for_filter(session, actor),
-            ticket_types=tenant_refs(session, actor.tenant_id).published_types,
-            criticalities=tenant_refs(session, actor.tenant_id).criticalities_in_order,
+        )
+        # Everything but the slots is the shell's key: the same tab, filters, options and badge give
+        # the same page around the list (core.pageshell).
+        return web.render_shell(
+            "app/tickets.html",
+            fixed={
+                "query": replace(query, q=""),
+                "tabs": TABS,
+                "approval_count": min(counts[TicketView.APPROVAL.value], COUNT_CAP + 1),
+                "count_cap": COUNT_CAP,
+                "can_create": actor.can(Permission.TICKET_CREATE),
+                "status_options": select_options(statuses_for(session, actor), query.status),
+                "object_options": select_options(objects_for_filter(session, actor), query.object),
+                "type_options": select_options(refs.published_types, query.type),
+                "criticality_options": select_options(refs.criticalities_in_order, query.criticality),
+            },
+            slots={
+                "q": query.q,
+                "reset_url": f"/app/tickets?{query.params(**dict.fromkeys(FILTER_KEYS, ''))}",
+                "list_body": list_body,
+            },
         )
 
     return await run_page(request, page_html)

@@ -8,7 +8,7 @@ Routers use :class:`WebRoute`, which turns domain errors into HTML pages instead
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
@@ -17,6 +17,7 @@ from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
+from markupsafe import Markup
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -25,6 +26,7 @@ from fixflow.accounts.actor import Actor
 from fixflow.accounts.service import Authenticated, resolve_session
 from fixflow.attachments.service import too_large
 from fixflow.config import Settings
+from fixflow.core import pageshell
 from fixflow.core.errors import (
     DomainError,
     Forbidden,
@@ -172,6 +174,26 @@ class Web:
     ) -> Response:
         html = render_template(self.locale, template, {**self.context(palette), **context})
         return self.finish(HTMLResponse(html, status_code=status_code))
+
+    def render_fragment(self, template: str, **context: Any) -> Markup:
+        """A part of a page (no layout), for :meth:`render_shell`; reads ``tz`` and ``context``."""
+        return Markup(render_template(self.locale, template, {"tz": self.timezone, **context}))  # noqa: S704
+
+    def render_shell(
+        self, template: str, *, fixed: dict[str, Hashable], slots: dict[str, str | Markup]
+    ) -> Response:
+        """A page rendered once per ``fixed`` values and filled with ``slots`` (``core.pageshell``).
+
+        The template reads nothing else: not ``web`` nor ``actor``, so no shell holds anybody's own
+        data. The palette and the CSP nonce are added here."""
+        colors = tenant_colors(self.session, self.auth.actor.tenant_id) if self.auth else frozenset()
+        html = pageshell.render_shell(
+            self.locale,
+            template,
+            {"palette": palette_css(colors), **fixed},
+            {"nonce": self.nonce, **slots},
+        )
+        return self.finish(HTMLResponse(html))
 
     def redirect(self, url: str) -> Response:
         return self.finish(RedirectResponse(url, status_code=303))
