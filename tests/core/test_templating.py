@@ -66,10 +66,7 @@ def _card(**changes: Any) -> TicketCard:
 
 
 def _list_html(locale: str, tz: str, card: TicketCard) -> str:
-    template = environment(locale).from_string(
-        '{% from "_partials/ticket_card.html" import ticket_card with context %}'
-        "{{ memo_card(ticket_card, card) }}"
-    )
+    template = environment(locale).from_string("{{ memo_cards([card]) }}")
     return template.render(card=card, tz=tz)
 
 
@@ -84,6 +81,11 @@ def test_memoised_cards_follow_every_input_of_the_card() -> None:
     assert "1 мар" in _list_html("ru", "America/New_York", _card())
     assert "Overdue" in _list_html("en", "Europe/Moscow", _card(is_overdue=True))
     assert "Просрочена" in _list_html("ru", "Europe/Moscow", _card(is_overdue=True))
+    # several cards: each its own, in order, whether remembered or new
+    two = environment("ru").from_string("{{ memo_cards(cards) }}")
+    pair = [_card(is_favorite=True), _card(number="A-77")]
+    expected = "".join(_list_html("ru", "Europe/Moscow", card) for card in pair)
+    assert two.render(cards=pair, tz="Europe/Moscow") == expected
 
 
 def test_direct_gettext_renders_like_jinjas_newstyle_gettext() -> None:

@@ -125,25 +125,36 @@ def _make_filters(locale_name: str) -> dict[str, Any]:
 # back); rendering 25 of them was ≈ 0.5 ms of a page. Cleared when full, ≈ 1 KB an entry.
 _CARDS: dict[tuple[Any, ...], Markup] = {}
 _MAX_CARDS = 4096
+CARD_TEMPLATE = "_partials/ticket_card.html"  # its macro ``ticket_card(card)``
 
 
-def _memo_card(locale: str) -> Any:
+def _memo_cards(locale: str) -> Any:
     @pass_context
-    def memo_card(context: Context, macro: Any, card: Any) -> Markup:
-        """``macro(card)``, memoised; the macro may read nothing but the card, ``_`` and ``tz``.
+    def memo_cards(context: Context, cards: Iterable[Any]) -> Markup:
+        """The ``ticket_card`` macro of each card, memoised; the macro may read nothing but the card,
+        ``_`` and ``tz``. Its template is only imported for a card not rendered before (importing it
+        for every list cost as much as joining the cards).
 
-        ``card``: a frozen dataclass, hashed and compared by all of its fields."""
+        ``cards``: frozen dataclasses, hashed and compared by all of their fields."""
         zone = _tz(context)
-        key = (locale, zone.key, dt.datetime.now(zone).year, card)
-        html = _CARDS.get(key)
-        if html is None:
-            html = Markup(macro(card))  # noqa: S704 (the macro's autoescaped output)
-            if len(_CARDS) >= _MAX_CARDS:
-                _CARDS.clear()
-            _CARDS[key] = html
-        return html
+        year = dt.datetime.now(zone).year
+        macro = None
+        out = []
+        for card in cards:
+            key = (locale, zone.key, year, card)
+            html = _CARDS.get(key)
+            if html is None:
+                if macro is None:
+                    module = context.environment.get_template(CARD_TEMPLATE).make_module({"tz": zone.key})
+                    macro = module.ticket_card
+                html = Markup(macro(card))  # noqa: S704 (the macro's autoescaped output)
+                if len(_CARDS) >= _MAX_CARDS:
+                    _CARDS.clear()
+                _CARDS[key] = html
+            out.append(html)
+        return Markup("".join(out))  # noqa: S704 (each part is autoescaped markup)
 
-    return memo_card
+    return memo_cards
 
 
 _INDENT = "\u00a0\u00a0"  # per tree level, inside an <option> (no markup allowed there)
@@ -215,7 +226,7 @@ def environment(locale: str) -> Environment:
     env.globals["_"] = env.globals["gettext"] = _direct_gettext(translations)
     env.filters.update(_make_filters(locale))
     env.globals["locale"] = locale
-    env.globals["memo_card"] = _memo_card(locale)
+    env.globals["memo_cards"] = _memo_cards(locale)
     return env
 
 
