@@ -146,7 +146,7 @@ def _memo_cards(locale: str) -> Any:
             if html is None:
                 if macro is None:
                     module = context.environment.get_template(CARD_TEMPLATE).make_module({"tz": zone.key})
-                    macro = module.ticket_card
+                    macro = getattr(module, "ticket_card")  # noqa: B009 (a template's macro)
                 html = Markup(macro(card))  # noqa: S704 (the macro's autoescaped output)
                 if len(_CARDS) >= _MAX_CARDS:
                     _CARDS.clear()
