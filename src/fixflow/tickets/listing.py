@@ -213,20 +213,28 @@ def list_tickets(
     limit: int | None = None,
     cursor: str | None = None,
 ) -> Page[TicketCard]:
-    page, _counts = _list(session, actor, view, filters, limit=limit, cursor=cursor, with_counts=False)
+    page, _counts = _list(session, actor, view, filters, limit=limit, cursor=cursor, counted=())
     return page
 
 
 def list_tickets_with_counts(
-    session: Session, actor: Actor, view: TicketView, filters: TicketFilters, *, cursor: str | None = None
+    session: Session,
+    actor: Actor,
+    view: TicketView,
+    filters: TicketFilters,
+    *,
+    cursor: str | None = None,
+    counted: tuple[TicketView, ...] = tuple(TicketView),
 ) -> tuple[Page[TicketCard], dict[str, int]]:
-    """A page and the tab counters (:func:`count_views`) together, as a list page shows them.
+    """A page and the ``counted`` tabs' counters (:func:`count_views`) together, as a list page shows
+    them (the customer app's only shows the approval badge: counting the other tabs was most of what
+    its statement cost PostgreSQL).
 
     The counters ride on the page's own statement as columns (each an uncorrelated subquery, which
     PostgreSQL runs once); only an empty page needs them read on their own.
     """
-    page, counts = _list(session, actor, view, filters, limit=None, cursor=cursor, with_counts=True)
-    return page, counts if counts is not None else count_views(session, actor)
+    page, counts = _list(session, actor, view, filters, limit=None, cursor=cursor, counted=counted)
+    return page, counts if counts is not None else count_views(session, actor, counted)
 
 
 def _list(
@@ -237,13 +245,13 @@ def _list(
     *,
     limit: int | None,
     cursor: str | None,
-    with_counts: bool,
+    counted: tuple[TicketView, ...],
 ) -> tuple[Page[TicketCard], dict[str, int] | None]:
     size = check_limit(limit)
     archive = view is TicketView.ARCHIVE
     shape = visibility_shape(actor)
     params = _params(session, actor, view, filters)
-    if with_counts:
+    if TicketView.APPROVAL in counted:
         params.update(view_params(session, actor, TicketView.APPROVAL))
     if cursor:
         params.update(_cursor_params(cursor, archive=archive))
@@ -252,20 +260,20 @@ def _list(
 
     def build() -> Any:
         stmt = _list_statement(session, actor, view, filters, shape, params, size, by_branch)
-        return stmt.add_columns(*_count_columns(shape, params, by_branch)) if with_counts else stmt
+        return stmt.add_columns(*_count_columns(counted, shape, params, by_branch)) if counted else stmt
 
     rows: Sequence[Any]
     if _cacheable(filters):
         dialect = session.get_bind().dialect.name
         key = ("list", dialect, shape, view, approval_possible(params), frozenset(params), size, by_branch)
         order = ("closed_at", "id") if archive else ("id",)
-        stmt = shaped_statement((*key, with_counts), build)
+        stmt = shaped_statement((*key, counted), build)
         rows = prebuilt_rows(session, stmt, params, carrier=True, newest_first=order)
     else:
         rows = session.execute(build(), params).all()
     counts = None
-    if with_counts and rows:
-        counts = {v.value: int(getattr(rows[0], _COUNT_LABEL + v.value)) for v in TicketView}
+    if counted and rows:
+        counts = {v.value: int(getattr(rows[0], _COUNT_LABEL + v.value)) for v in counted}
     has_more = len(rows) > size
     rows = rows[:size]
     cards = _cards(session, actor, rows)
@@ -405,23 +413,27 @@ def _cards(session: Session, actor: Actor, rows: Sequence[Any]) -> list[TicketCa
 _COUNT_LABEL = "count_"
 
 
-def count_views(session: Session, actor: Actor) -> dict[str, int]:
+def count_views(
+    session: Session, actor: Actor, views: tuple[TicketView, ...] = tuple(TicketView)
+) -> dict[str, int]:
     """One number per tab in one round trip, each capped at COUNT_CAP+1 so no counter scans a table."""
     shape = visibility_shape(actor)
     params = {**visibility_params(actor), **view_params(session, actor, TicketView.APPROVAL)}
     by_branch = _by_branch(session, shape)
 
     def build() -> Any:
-        return select(*_count_columns(shape, params, by_branch))
+        return select(*_count_columns(views, shape, params, by_branch))
 
-    stmt = shaped_statement(("counts", shape, approval_possible(params), by_branch), build)
+    stmt = shaped_statement(("counts", shape, approval_possible(params), by_branch, views), build)
     (row,) = prebuilt_rows(session, stmt, params, carrier=True)
-    return {view.value: int(getattr(row, _COUNT_LABEL + view.value)) for view in TicketView}
+    return {view.value: int(getattr(row, _COUNT_LABEL + view.value)) for view in views}
 
 
-def _count_columns(shape: VisibilityShape, params: dict[str, Any], by_branch: bool) -> list[Any]:
+def _count_columns(
+    views: tuple[TicketView, ...], shape: VisibilityShape, params: dict[str, Any], by_branch: bool
+) -> list[Any]:
     counters = []
-    for view in TicketView:
+    for view in views:
         if by_branch:
             counters.append(_count_by_branch(view, shape, params).label(_COUNT_LABEL + view.value))
             continue

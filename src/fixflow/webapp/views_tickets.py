@@ -99,7 +99,12 @@ async def tickets_page(request: Request) -> Response:
     def page_html(web: Web) -> Response:
         actor, session = web.actor, web.session
         page, counts = list_tickets_with_counts(
-            session, actor, query.tab, query.filters(web.timezone), cursor=cursor or None
+            session,
+            actor,
+            query.tab,
+            query.filters(web.timezone),
+            cursor=cursor or None,
+            counted=(TicketView.APPROVAL,),  # the tab bar's badge
         )
         refs = tenant_refs(session, actor.tenant_id)
         list_body = web.render_fragment(
