@@ -349,12 +349,17 @@ def _list_statement(
         # them makes PostgreSQL walk the tenant's whole open/closed range filtering (SQLite does so for
         # every OR of scopes). Instead each branch yields its own first page by its own index, and the
         # page is cut from their union.
+        # The page's ids are cut from that union before the join: the tickets, objects and favourites
+        # are then read for the page's rows only, not for every branch's first page.
         common = [*tenant_terms(shape, params), *narrowing]
+        keys = (Ticket.closed_at, Ticket.id) if archive else (Ticket.id,)
         firsts = [
-            select(Ticket.id).where(*common, branch).order_by(*order).limit(size + 1).subquery()
+            select(*keys).where(*common, branch).order_by(*order).limit(size + 1).subquery()
             for branch in branches
         ]
-        stmt = stmt.where(Ticket.id.in_(union(*(select(first.c.id) for first in firsts))))
+        ids = union(*(select(*first.c) for first in firsts)).subquery()
+        page_order = (ids.c.closed_at.desc(), ids.c.id.desc()) if archive else (ids.c.id.desc(),)
+        stmt = stmt.where(Ticket.id.in_(select(ids.c.id).order_by(*page_order).limit(size + 1)))
     return stmt.order_by(*order).limit(size + 1)
 
 
