@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +54,16 @@ def _cpu_jiffies(pid: int, *, with_reaped_children: bool) -> int:
     if with_reaped_children:
         used += int(fields[13]) + int(fields[14])  # cutime, cstime
     return used
+
+
+def process_tree(root: int) -> set[int]:
+    """A process and its live descendants."""
+    return _descendants(root)
+
+
+def cpu_ms(pids: Iterable[int]) -> float:
+    """CPU used so far by these live processes (user + system), in ms."""
+    return sum(_cpu_jiffies(pid, with_reaped_children=False) for pid in pids) / HZ * 1000
 
 
 @dataclass(frozen=True)
