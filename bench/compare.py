@@ -71,11 +71,15 @@ def measure(
     wrk: str, base_url: str, lists: list[list[Req]], server_pid: int, db_pids: set[int], seconds: float
 ) -> Run:
     ours = process_tree(server_pid)
-    before, db_before = cpu_ms(ours), cpu_ms(db_pids)
+    before = {pid: cpu_ms([pid]) for pid in ours | db_pids}
     result = run_wrk(wrk, base_url, lists, seconds)
+    after = {pid: cpu_ms([pid]) for pid in ours | db_pids}
+    # Only processes alive at both ends: a pool connection closed meanwhile took its backend's figure.
+    used = {pid: after[pid] - before[pid] for pid in before if after[pid] >= before[pid]}
     requests = max(result.requests, 1)
-    used, db_used = cpu_ms(ours) - before, cpu_ms(db_pids) - db_before
-    return Run(result.rps, result.p99_ms, used / requests, db_used / requests)
+    server_ms = sum(ms for pid, ms in used.items() if pid in ours)
+    db_ms = sum(ms for pid, ms in used.items() if pid in db_pids)
+    return Run(result.rps, result.p99_ms, server_ms / requests, db_ms / requests)
 
 
 def main() -> None:
