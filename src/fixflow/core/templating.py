@@ -115,7 +115,6 @@ def _make_filters(locale_name: str) -> dict[str, Any]:
         "iso_local": iso_local,
         "excerpt": truncate_words,
         "color_class": color_class,
-        "select_options": select_options,
     }
 
 
