@@ -234,7 +234,9 @@ def list_tickets_with_counts(
     PostgreSQL runs once); only an empty page needs them read on their own.
     """
     page, counts = _list(session, actor, view, filters, limit=None, cursor=cursor, counted=counted)
-    return page, counts if counts is not None else count_views(session, actor, counted)
+    if counts is None:
+        counts = count_views(session, actor, counted) if counted else {}
+    return page, counts
 
 
 def _list(
@@ -439,11 +441,12 @@ def count_views(
     shape = visibility_shape(actor)
     params = {**visibility_params(actor), **view_params(session, actor, TicketView.APPROVAL)}
     by_branch = _by_branch(session, shape)
+    dialect = session.get_bind().dialect.name
 
     def build() -> Any:
-        return select(*_count_columns(views, shape, params, by_branch, session.get_bind().dialect.name))
+        return select(*_count_columns(views, shape, params, by_branch, dialect))
 
-    stmt = shaped_statement(("counts", shape, approval_possible(params), by_branch, views), build)
+    stmt = shaped_statement(("counts", dialect, shape, approval_possible(params), by_branch, views), build)
     (row,) = prebuilt_rows(session, stmt, params, carrier=True)
     return {view.value: int(getattr(row, _COUNT_LABEL + view.value)) for view in views}
 
