@@ -14,6 +14,7 @@ from sqlalchemy import select
 from webtools import card_numbers, find, find_all, web_login
 
 from builders import World, make_ticket, ticket_in_stage
+from fixflow.catalogs.models import Criticality, TicketType
 from fixflow.core.db import Database
 from fixflow.tickets.service import add_favorite
 from fixflow.workflow.models import Status
@@ -38,6 +39,11 @@ def tickets(world: World, database: Database) -> Tickets:
         closed = ticket_in_stage(s, world, "Закрыта")
         add_favorite(s, world.customer_a.actor, closed)
         return Tickets(mine.number, colleague.number, approval.number, closed.number, marker)
+
+
+def _select(html: str, name: str) -> str:
+    """The markup of one ``<select>`` of the filter form."""
+    return html.split(f'name="{name}"', 1)[1].split("</select>", 1)[0]
 
 
 def tab(client: TestClient, name: str, **params: str) -> str:
@@ -139,6 +145,40 @@ def test_filter_by_object_type_criticality_and_period(
     assert card_numbers(tab(client, "all", created_from=tomorrow)) == []
     assert card_numbers(tab(client, "all", created_to=today.isoformat())) == [tickets.approval, tickets.mine]
     assert card_numbers(tab(client, "all", created_from="not a date")) == [tickets.approval, tickets.mine]
+
+
+def test_filter_choices_are_the_tenants_published_types_and_criticalities(
+    client: TestClient, world: World, tickets: Tickets, database: Database
+) -> None:
+    with database.session(write=True) as s:
+        shown = s.get(TicketType, world.type_id)
+        assert shown is not None
+        hidden = TicketType(
+            tenant_id=world.tenant_id,
+            name="Снятый с публикации",
+            lifecycle_id=shown.lifecycle_id,
+            published=False,
+        )
+        s.add(hidden)
+        s.flush()
+        hidden_id = hidden.id
+        criticalities = [
+            c.id
+            for c in s.scalars(
+                select(Criticality)
+                .where(Criticality.tenant_id == world.tenant_id)
+                .order_by(Criticality.sort_order, Criticality.id)
+            )
+        ]
+    web_login(client, world.customer_a)
+    page = tab(client, "all", type=str(world.type_id))
+    types = find_all(_select(page, "type"), tag="option")
+    assert [o["value"] for o in types] == ["", str(world.type_id)]  # «Any» and the published type only
+    assert "selected" in types[1].attrs
+    assert f'value="{hidden_id}"' not in _select(page, "type")
+    offered = [o["value"] for o in find_all(_select(page, "criticality"), tag="option")]
+    assert offered == ["", *map(str, criticalities)]
+    assert len(criticalities) >= 2  # the default tenant's catalogue, in its order
 
 
 def test_lists_page_by_keyset_with_show_more(client: TestClient, world: World, database: Database) -> None:

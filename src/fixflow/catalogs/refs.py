@@ -30,6 +30,7 @@ class TenantRefs:
     work_types: dict[int, Ref]
     criticalities: dict[int, Ref]
     # Filter choices in display order, and every colour for the CSS palette.
+    statuses_in_order: tuple[Ref, ...]
     published_types: tuple[Ref, ...]
     criticalities_in_order: tuple[Ref, ...]
     colors: frozenset[str]
@@ -47,10 +48,10 @@ def _load(session: Session, tenant_id: int) -> TenantRefs:
         select(Stage.id, Stage.name, Stage.color).where(Stage.tenant_id == tenant_id).order_by(Stage.id)
     )
     types = session.execute(
-        select(TicketType.id, TicketType.name)
+        select(TicketType.id, TicketType.name, TicketType.published)
         .where(TicketType.tenant_id == tenant_id)
         .order_by(TicketType.id)
-    )
+    ).all()
     work_types = session.execute(
         select(WorkType.id, WorkType.name).where(WorkType.tenant_id == tenant_id).order_by(WorkType.id)
     )
@@ -61,6 +62,7 @@ def _load(session: Session, tenant_id: int) -> TenantRefs:
     ).all()
     return TenantRefs(
         statuses={r.id: Ref(r.id, r.name, r.color) for r in statuses},
+        statuses_in_order=tuple(Ref(r.id, r.name, r.color) for r in statuses),
         stages={r.id: Ref(r.id, r.name, r.color) for r in stages},
         types={r.id: Ref(r.id, r.name) for r in types},
         work_types={r.id: Ref(r.id, r.name) for r in work_types},
