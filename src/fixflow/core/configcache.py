@@ -71,6 +71,14 @@ def config_cached(session: Session, tenant_id: int, key: Hashable, load: Callabl
     return value
 
 
+def shared_version(session: Session, tenant_id: int) -> int | None:
+    """The tenant's configuration version, for per-process caches keyed by it; None while this
+    session's own configuration changes are uncommitted (nothing derived from them may be shared)."""
+    if tenant_id in session.info.get(_DIRTY, ()):
+        return None
+    return _current_version(session, tenant_id)
+
+
 def _current_version(session: Session, tenant_id: int) -> int:
     versions: dict[int, int] = session.info.setdefault(_VERSIONS, {})
     if tenant_id not in versions:

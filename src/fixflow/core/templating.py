@@ -119,10 +119,13 @@ def _make_filters(locale_name: str) -> dict[str, Any]:
 
 
 # Rendered list cards per process: a card's HTML is a pure function of its data, the language, the time
-# zone and the year (dates of other years show theirs), so the whole of that is the key and no change
-# can make an entry stale. A list page re-shows mostly the same cards (reloads, live updates, paging
-# back); rendering 25 of them was ≈ 0.5 ms of a page. Cleared when full, ≈ 1 KB an entry.
-_CARDS: dict[tuple[Any, ...], Markup] = {}
+# zone and the year (dates of other years show theirs). A list page re-shows mostly the same cards
+# (reloads, live updates, paging back); rendering 25 of them was ≈ 0.5 ms of a page. Keyed by the card's
+# identity (lists hand out the same card object for the same data, ``tickets.listing._cards``; hashing
+# a card — a dataclass of dataclasses, hashed in Python — cost as much as a page's query), with the
+# card kept in the entry so its id cannot be reused while the entry lives. Cleared when full, ≈ 1 KB
+# an entry.
+_CARDS: dict[tuple[str, str, int, int], tuple[Any, Markup]] = {}
 _MAX_CARDS = 4096
 CARD_TEMPLATE = "_partials/ticket_card.html"  # its macro ``ticket_card(card)``
 
@@ -134,22 +137,24 @@ def _memo_cards(locale: str) -> Any:
         ``_`` and ``tz``. Its template is only imported for a card not rendered before (importing it
         for every list cost as much as joining the cards).
 
-        ``cards``: frozen dataclasses, hashed and compared by all of their fields."""
+        ``cards``: frozen dataclasses (never changed after they are made)."""
         zone = _tz(context)
         year = dt.datetime.now(zone).year
         macro = None
         out = []
         for card in cards:
-            key = (locale, zone.key, year, card)
-            html = _CARDS.get(key)
-            if html is None:
-                if macro is None:
-                    module = context.environment.get_template(CARD_TEMPLATE).make_module({"tz": zone.key})
-                    macro = getattr(module, "ticket_card")  # noqa: B009 (a template's macro)
-                html = Markup(macro(card))  # noqa: S704 (the macro's autoescaped output)
-                if len(_CARDS) >= _MAX_CARDS:
-                    _CARDS.clear()
-                _CARDS[key] = html
+            key = (locale, zone.key, year, id(card))
+            found = _CARDS.get(key)
+            if found is not None and found[0] is card:
+                out.append(found[1])
+                continue
+            if macro is None:
+                module = context.environment.get_template(CARD_TEMPLATE).make_module({"tz": zone.key})
+                macro = getattr(module, "ticket_card")  # noqa: B009 (a template's macro)
+            html = Markup(macro(card))  # noqa: S704 (the macro's autoescaped output)
+            if len(_CARDS) >= _MAX_CARDS:
+                _CARDS.clear()
+            _CARDS[key] = (card, html)
             out.append(html)
         return Markup("".join(out))  # noqa: S704 (each part is autoescaped markup)
 
@@ -162,18 +167,27 @@ _INDENT = "\u00a0\u00a0"  # per tree level, inside an <option> (no markup allowe
 def select_options(items: Iterable[Any], selected: str) -> Markup:
     """The ``<option>``s of a select, from items with ``id`` and ``label`` or ``name`` (and a tree
     ``depth``): one Python pass. As a Jinja loop, a customer's object filter (up to 300 options)
-    was the larger part of a list page's rendering. Hashable items (frozen dataclasses: every list
-    page's filters) are rendered once per process and selection."""
-    listed = tuple(items)
-    try:
-        return _cached_options(listed, selected)
-    except TypeError:  # unhashable items
-        return _options(listed, selected)
+    was the larger part of a list page's rendering.
+
+    A tuple is remembered by identity (the list pages' choices are tuples cached per configuration
+    version, the same object for every request): hashing its items — dataclasses, hashed in Python —
+    cost more than rendering them. Other items are rendered each time."""
+    if not isinstance(items, tuple):
+        return _options(tuple(items), selected)
+    key = (id(items), selected)
+    found = _remembered_options.get(key)
+    if found is not None and found[0] is items:
+        return found[1]
+    html = _options(items, selected)
+    if len(_remembered_options) >= _MAX_REMEMBERED_OPTIONS:
+        _remembered_options.clear()
+    _remembered_options[key] = (items, html)  # the tuple is kept alive, so its id is not reused
+    return html
 
 
-@lru_cache(maxsize=512)  # ≤ 300 options each
-def _cached_options(items: tuple[Any, ...], selected: str) -> Markup:
-    return _options(items, selected)
+# (id(items), selected) → (items, options). Plain dict: single operations are atomic under the GIL.
+_remembered_options: dict[tuple[int, str], tuple[tuple[Any, ...], Markup]] = {}
+_MAX_REMEMBERED_OPTIONS = 512  # ≤ 300 options each
 
 
 def _options(items: tuple[Any, ...], selected: str) -> Markup:

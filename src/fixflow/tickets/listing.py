@@ -6,13 +6,14 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select, tuple_, union
 from sqlalchemy.orm import Session, aliased
 
 from fixflow.accounts.actor import Actor
 from fixflow.catalogs.refs import Ref, tenant_refs
+from fixflow.core.configcache import shared_version
 from fixflow.core.db import utcnow
 from fixflow.core.pagination import Page, check_limit, decode_cursor, encode_cursor, invalid_cursor
 from fixflow.core.prebuilt import prebuilt_rows
@@ -399,36 +400,74 @@ _CARD_COLUMNS = (
 )
 
 
+_CARD_WIDTH = len(_CARD_COLUMNS) + 1  # and is_favorite; counters and a carried check may follow
+# (tenant, configuration version, staff, overdue, card columns) → card. Plain dict: single operations
+# are atomic under the GIL. Cleared when full, ≈ 1 KB an entry.
+_remembered_cards: dict[tuple[Any, ...], TicketCard] = {}
+_MAX_REMEMBERED_CARDS = 4096
+
+
 def _cards(session: Session, actor: Actor, rows: Sequence[Any]) -> list[TicketCard]:
-    """Cards from the page's rows plus one query for the names of the objects' ancestors."""
+    """Cards from the page's rows plus one query for the names of the objects' ancestors.
+
+    Cards are remembered per process by the row they come from (its card columns: plain values,
+    hashed in C), whether it is overdue now and whether stages show, under the tenant's configuration
+    version (renamed statuses or objects replace it): nothing else goes into a card. A list shows
+    mostly the cards it showed before, and building 25 of them was a tenth of a list page; the same
+    card object also lets its HTML be remembered by identity (``core.templating.memo_cards``).
+    """
     if not rows:
         return []
+    version = shared_version(session, actor.tenant_id)
+    now = utcnow()
+    if version is None:
+        return _build_cards(session, actor, rows, now)
+    tenant, staff = actor.tenant_id, actor.is_staff
+    keys = [
+        (
+            tenant,
+            version,
+            staff,
+            _overdue(r.deadline, r.completed_at, r.closed_at, now),
+            tuple(r[:_CARD_WIDTH]),
+        )
+        for r in rows
+    ]
+    cards = [_remembered_cards.get(key) for key in keys]
+    missing = [i for i, card in enumerate(cards) if card is None]
+    if missing:
+        built = _build_cards(session, actor, [rows[i] for i in missing], now)
+        if len(_remembered_cards) + len(built) > _MAX_REMEMBERED_CARDS:
+            _remembered_cards.clear()
+        for i, card in zip(missing, built, strict=True):
+            cards[i] = _remembered_cards[keys[i]] = card
+    return cast(list[TicketCard], cards)
+
+
+def _build_cards(session: Session, actor: Actor, rows: Sequence[Any], now: dt.datetime) -> list[TicketCard]:
     refs = tenant_refs(session, actor.tenant_id)
     ancestry = {r.object_id: ancestor_ids_of(r.object_id, r.object_path) for r in rows}
     names = object_names(session, actor.tenant_id, (a for ids in ancestry.values() for a in ids))
-    now = utcnow()
-    cards = []
-    for r in rows:
-        cards.append(
-            TicketCard(
-                id=r.id,
-                number=r.number,
-                status=refs.statuses[r.status_id],
-                stage=refs.stages.get(r.stage_id) if actor.is_staff else None,
-                object=Ref(r.object_id, r.object_name),
-                object_path=(*(names[a] for a in ancestry[r.object_id] if a in names), r.object_name),
-                description=r.description,
-                criticality=refs.criticalities.get(r.criticality_id) if r.criticality_id else None,
-                type=refs.types[r.type_id],
-                created_at=r.created_at,
-                closed_at=r.closed_at,
-                deadline=r.deadline,
-                is_favorite=bool(r.is_favorite),
-                is_overdue=_overdue(r.deadline, r.completed_at, r.closed_at, now),
-                version=r.version,
-            )
+    return [
+        TicketCard(
+            id=r.id,
+            number=r.number,
+            status=refs.statuses[r.status_id],
+            stage=refs.stages.get(r.stage_id) if actor.is_staff else None,
+            object=Ref(r.object_id, r.object_name),
+            object_path=(*(names[a] for a in ancestry[r.object_id] if a in names), r.object_name),
+            description=r.description,
+            criticality=refs.criticalities.get(r.criticality_id) if r.criticality_id else None,
+            type=refs.types[r.type_id],
+            created_at=r.created_at,
+            closed_at=r.closed_at,
+            deadline=r.deadline,
+            is_favorite=bool(r.is_favorite),
+            is_overdue=_overdue(r.deadline, r.completed_at, r.closed_at, now),
+            version=r.version,
         )
-    return cards
+        for r in rows
+    ]
 
 
 _COUNT_LABEL = "count_"

@@ -45,8 +45,9 @@ def tenant_colors(session: Session, tenant_id: int) -> frozenset[str]:
     return tenant_refs(session, tenant_id).colors
 
 
-def statuses_for(session: Session, actor: Actor) -> list[Ref]:
-    return list(tenant_refs(session, actor.tenant_id).statuses.values())
+def statuses_for(session: Session, actor: Actor) -> tuple[Ref, ...]:
+    """The same tuple for every request under one configuration (``select_options`` remembers it)."""
+    return tenant_refs(session, actor.tenant_id).statuses_in_order
 
 
 @dataclass(frozen=True)
@@ -59,12 +60,13 @@ class ObjectOption:
 _MAX_CACHED_FILTER_LISTS = 512  # per tenant and process; each ≤ FILTER_OBJECTS_LIMIT options
 
 
-def objects_for_filter(session: Session, actor: Actor) -> list[ObjectOption]:
+def objects_for_filter(session: Session, actor: Actor) -> tuple[ObjectOption, ...]:
     """The first objects of the visible tree in tree order (materialised paths sort parents first).
 
     Every list page shows them, so they are kept per process under the tenant's configuration
     version, which any object added, removed, moved, renamed or (un)published replaces
-    (``ServiceObject.config_attributes``); keyed by what decides visibility (staff, companies).
+    (``ServiceObject.config_attributes``); keyed by what decides visibility (staff, companies). The
+    same tuple for every request under one configuration (``select_options`` remembers it).
     """
     shape, params = objects_visibility_shape(actor), objects_visibility_params(actor)
     lists: dict[Any, tuple[ObjectOption, ...]] = config_cached(
@@ -77,7 +79,7 @@ def objects_for_filter(session: Session, actor: Actor) -> list[ObjectOption]:
         if len(lists) >= _MAX_CACHED_FILTER_LISTS:
             lists.clear()
         lists[key] = found
-    return list(found)
+    return found
 
 
 def _objects_for_filter(
