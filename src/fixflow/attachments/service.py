@@ -8,16 +8,18 @@ unbound one only to its uploader. Anything else answers 404, so ids cannot be pr
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from fixflow.accounts.actor import Actor
 from fixflow.attachments.models import Attachment
 from fixflow.attachments.storage import Storage, TooLarge, clean_filename
 from fixflow.core.errors import DomainError, FieldProblem, NotFound, ValidationFailed
+from fixflow.core.prebuilt import prebuilt_rows
 from fixflow.jobs.outbox import emit_event
 from fixflow.objects.queries import get_object_for_actor
 from fixflow.tickets.extensions import EXTENSIONS
@@ -116,6 +118,32 @@ def list_ticket_attachments(session: Session, actor: Actor, ticket: Ticket) -> l
         codes = visible_field_codes(session, actor, ticket)
         return [row for row in rows if row.field_code is None or row.field_code in codes]
     return list(rows)
+
+
+@dataclass(frozen=True)
+class TicketFile:
+    id: int
+    filename: str
+    content_type: str
+
+
+_TICKET_FILES = (
+    select(Attachment.id, Attachment.filename, Attachment.content_type, Attachment.field_code)
+    .where(Attachment.tenant_id == bindparam("tenant"), Attachment.ticket_id == bindparam("ticket"))
+    .order_by(Attachment.id)
+)
+
+
+def ticket_files(session: Session, actor: Actor, ticket: Ticket) -> list[TicketFile]:
+    """What the ticket profile lists of :func:`list_ticket_attachments`, read as plain rows (the
+    page's hot path: no entities, one prepared statement)."""
+    rows = prebuilt_rows(session, _TICKET_FILES, {"tenant": ticket.tenant_id, "ticket": ticket.id})
+    codes = visible_field_codes(session, actor, ticket) if any(r.field_code for r in rows) else set()
+    return [
+        TicketFile(r.id, r.filename, r.content_type)
+        for r in rows
+        if r.field_code is None or r.field_code in codes
+    ]
 
 
 def attach_to_ticket(

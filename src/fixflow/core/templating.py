@@ -66,7 +66,11 @@ def _make_filters(locale_name: str) -> dict[str, Any]:
     def datetime_filter(context: Context, value: dt.datetime | None) -> str:
         if value is None:
             return ""
-        return str(format_datetime(value, "d MMM yyyy, HH:mm", tzinfo=_tz(context), locale=locale))
+        return moment_text(value, _tz(context))
+
+    @lru_cache(maxsize=4096)
+    def moment_text(value: dt.datetime, zone: ZoneInfo) -> str:  # Babel: ≈ 40 µs; a profile shows several
+        return str(format_datetime(value, "d MMM yyyy, HH:mm", tzinfo=zone, locale=locale))
 
     @pass_context
     def short_date(context: Context, value: dt.datetime | None) -> str:
