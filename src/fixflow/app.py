@@ -11,7 +11,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
 
 from fixflow import __version__
@@ -37,9 +37,19 @@ def feature_routers(*roles: str) -> list[tuple[str, APIRouter]]:
     should not wait behind the whole alphabet of features. Routers' paths are disjoint, so order
     changes nothing else.
     """
-    found = [(module, role) for role in roles for module in import_role(role)]
+    found = [(module, role) for role in roles for module in import_role(role) if hasattr(module, "router")]
     found.sort(key=lambda pair: getattr(pair[0], "ROUTE_ORDER", 100))  # stable: roles keep their order
     return [(role, module.router) for module, role in found]
+
+
+def page_routes(*roles: str) -> list[BaseRoute]:
+    """Every ``PAGE_ROUTES`` of these roles' modules (``webapp.web.page_route``)."""
+    return [
+        route
+        for role in roles
+        for module in import_role(role)
+        for route in getattr(module, "PAGE_ROUTES", ())
+    ]
 
 
 def guard_by_prefix(router: APIRouter, parent_prefix: str) -> APIRouter:
@@ -126,6 +136,8 @@ def create_app(
     install_problem_handlers(app, html_error_page=error_page)
     # Included straight into the app, not through an /api/v1 router: each level of nesting makes FastAPI
     # match the levels below it again.
+    # Hot read pages first of all, as plain routes (webapp.web.page_route).
+    app.router.routes[0:0] = page_routes("views")
     for role, router in feature_routers("api", "views"):
         prefix = API_PREFIX if role == "api" else ""
         app.include_router(guard_by_prefix(router, prefix), prefix=prefix)

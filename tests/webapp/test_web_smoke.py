@@ -56,3 +56,29 @@ def test_staff_see_the_same_screens(client: TestClient, world: World, database: 
     page = client.get(f"/app/tickets/{ticket.id}").text
     assert "Назначить" in [b.text for b in find_all(page, data_testid="transition-button")]
     assert find(page, data_testid="ticket-status").text == "Новая"
+
+
+def test_hot_pages_come_first_and_answer_like_every_page(
+    client: TestClient, world: World, database: Database
+) -> None:
+    """The lists and the ticket profile are plain routes ahead of every router (webapp.web.page_route),
+    with the same answers as the other pages: login redirects, HTML errors, problem JSON for 405."""
+    from starlette.routing import Route
+
+    first = client.app.router.routes[:2]  # type: ignore[attr-defined]
+    assert all(type(route) is Route for route in first)
+    assert {route.path for route in first} == {"/app/tickets", "/app/tickets/{ticket_id:int}"}
+    with database.session(write=True) as s:
+        ticket = make_ticket(s, world)
+        theirs = make_ticket(s, world, by="customer_b", object_id=world.objects_b[1])
+    anonymous = client.get(f"/app/tickets/{ticket.id}?tab=works", follow_redirects=False)
+    assert anonymous.status_code == 303
+    assert anonymous.headers["location"] == f"/app/login?next=/app/tickets/{ticket.id}%3Ftab%3Dworks"
+    assert client.post("/app/tickets").status_code == 405
+    assert client.post("/app/tickets").headers["content-type"] == "application/problem+json"
+    web_login(client, world.customer_a)
+    assert client.head("/app/tickets").status_code == 200
+    hidden = client.get(f"/app/tickets/{theirs.id}")
+    assert hidden.status_code == 404 and hidden.headers["content-type"].startswith("text/html")
+    assert client.get("/app/tickets/not-a-number").status_code == 404
+    assert find(client.get(f"/app/tickets/{ticket.id}").text, data_testid="ticket-number")

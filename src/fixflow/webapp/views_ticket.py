@@ -22,9 +22,8 @@ from fixflow.tickets.transitions import OfferedTransition, transition_ticket
 from fixflow.webapp import forms
 from fixflow.webapp.forms import NO_ERRORS, FormErrors
 from fixflow.webapp.lookups import work_rows
-from fixflow.webapp.web import CheckedForm, UserWeb, Web, WebRoute, attempt, run_page
+from fixflow.webapp.web import CheckedForm, UserWeb, Web, WebRoute, attempt, page_route, run_page
 
-ROUTE_ORDER = 0  # hot: see fixflow.app.feature_routers
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 PROFILE_TABS: tuple[tuple[str, str], ...] = (
@@ -46,9 +45,9 @@ def _url(ticket_id: int, **params: str) -> str:
     return f"/app/tickets/{ticket_id}" + (f"?{query}" if query else "")
 
 
-@router.get("/app/tickets/{ticket_id:int}")
-async def ticket_page(request: Request, ticket_id: int) -> Response:
+async def ticket_page(request: Request) -> Response:
     """Query: tab, done (read here, see ``views_tickets.tickets_page``)."""
+    ticket_id: int = request.path_params["ticket_id"]
     tab = request.query_params.get("tab", "ticket")
     tab = tab if tab in dict(PROFILE_TABS) else "ticket"
     done = request.query_params.get("done", "")
@@ -75,6 +74,9 @@ async def ticket_page(request: Request, ticket_id: int) -> Response:
         )
 
     return await run_page(request, page_html)
+
+
+PAGE_ROUTES = [page_route("/app/tickets/{ticket_id:int}", ticket_page)]
 
 
 @router.post("/app/tickets/{ticket_id:int}/favorite")

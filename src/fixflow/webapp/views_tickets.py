@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from fixflow.accounts.permissions import Permission
@@ -16,10 +16,7 @@ from fixflow.tickets.listing import COUNT_CAP, TicketFilters, list_tickets_with_
 from fixflow.tickets.queries import TicketView
 from fixflow.webapp import forms
 from fixflow.webapp.lookups import objects_for_filter, statuses_for
-from fixflow.webapp.web import Web, WebRoute, run_page
-
-ROUTE_ORDER = 0  # hot: see fixflow.app.feature_routers
-router = APIRouter(route_class=WebRoute, include_in_schema=False)
+from fixflow.webapp.web import Web, page_route, run_page
 
 # (view, label msgid, icon) in bottom-bar order.
 TABS: tuple[tuple[TicketView, str, str], ...] = (
@@ -79,7 +76,6 @@ def _view(tab: str) -> TicketView:
         return TicketView.MINE
 
 
-@router.get("/app/tickets")
 async def tickets_page(request: Request) -> Response:
     """Query: tab, q, status, object, type, criticality, created_from, created_to, cursor (all text;
     read here rather than declared: FastAPI resolving nine declared parameters cost 0.3 ms a page)."""
@@ -138,3 +134,6 @@ async def tickets_page(request: Request) -> Response:
         )
 
     return await run_page(request, page_html)
+
+
+PAGE_ROUTES = [page_route("/app/tickets", tickets_page)]
