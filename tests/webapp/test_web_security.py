@@ -100,3 +100,17 @@ def test_unknown_app_page_is_an_html_404_and_the_api_keeps_problem_json(client: 
     api = client.get("/api/v1/no-such-resource")
     assert api.status_code == 404
     assert api.headers["content-type"] == "application/problem+json"
+
+
+def test_security_headers_replace_rather_than_repeat() -> None:
+    from starlette.responses import HTMLResponse
+
+    from fixflow.webapp.headers import content_security_policy, secure_headers
+
+    response = HTMLResponse("x", headers={"Cache-Control": "public, max-age=60", "X-Other": "kept"})
+    secure_headers(response, "n0nce")
+    secure_headers(response, "fresh")  # a second call (an error page after a page) replaces again
+    assert response.headers.getlist("cache-control") == ["private, no-cache"]
+    assert response.headers.getlist("content-security-policy") == [content_security_policy("fresh")]
+    assert response.headers["x-other"] == "kept" and response.headers["x-frame-options"] == "DENY"
+    assert response.headers["vary"] == "Cookie, Accept-Language"
