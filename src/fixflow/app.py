@@ -92,7 +92,11 @@ def create_app(
     """The application; ``freeze_gc`` for a server process (``fixflow.asgi``), see the lifespan."""
     settings = settings or get_settings()
     load_features()
-    database = db or Database(settings.database_url, pool_pre_ping=settings.database_pre_ping)
+    database = db or Database(
+        settings.database_url,
+        read_concurrency=settings.database_read_concurrency,
+        pool_pre_ping=settings.database_pre_ping,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -123,8 +123,9 @@ READ_PLAN_CACHE_MODE = "force_generic_plan"
 class Database:
     """Engine plus session factory; one per process (the app, the worker, a test)."""
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    def __init__(self, url: str, *, read_concurrency: int = 4, **engine_kwargs: Any) -> None:
         self.url = url
+        self.read_concurrency = read_concurrency
         self.engine = make_engine(url, **engine_kwargs)
         if self.engine.dialect.name == "sqlite":
             _disable_pysqlite_autobegin(self.engine)
@@ -159,8 +160,9 @@ class Database:
         if loop in self._async_reads:
             return
         kwargs = {k: v for k, v in self._engine_kwargs.items() if k not in ("poolclass",)}
-        kwargs.setdefault("pool_size", 10)
-        kwargs.setdefault("max_overflow", 10)
+        # A fixed number of connections: what is in flight is what the database runs at once
+        # (Settings.database_read_concurrency); the rest wait for a connection in arrival order.
+        kwargs["pool_size"], kwargs["max_overflow"] = self.read_concurrency, 0
         connect_args = kwargs.setdefault("connect_args", {})
         # Generic plans: these few statements (lists, counters, the profile) are prepared by psycopg and
         # shaped to be planned once — ids as parameters, prefixes as index ranges, never `LIKE $1` —
