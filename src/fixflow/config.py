@@ -22,8 +22,8 @@ class Settings(BaseSettings):
     # round trip per request, and without it a database restart fails one request per process (the
     # pool is then discarded and rebuilt). Turn it on behind proxies that drop idle connections.
     database_pre_ping: bool = False
-    # Statements in flight at once per server process on its event-loop read connections (lists,
-    # counters, ticket profiles); further requests wait their turn in the process, in arrival order.
+    # Reads in flight at once per server process on its event-loop connections (lists, counters,
+    # ticket profiles); further requests wait their turn in the process, in arrival order.
     # More in flight only queue on the database's cores, in no order: on the 2-core reference machine
     # 10 made a customer admin's list page p99 125-145 ms, 2-4 made it 27-50 (bench/RESULTS.md). Raise
     # it with the database server's cores.

@@ -1,41 +1,60 @@
 """On PostgreSQL a server process runs at most ``database_read_concurrency`` hot reads at once on its
-event-loop connections; the next one waits for a connection instead of queueing on the database."""
+event-loop connections; the others wait their turn in arrival order instead of queueing on the
+database's cores."""
 
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
+from builders import World, login
+from fixflow.accounts.service import Authenticated
 from fixflow.core.db import Database
+from fixflow.core.http import run_authenticated
 
 
-def test_reads_in_flight_are_capped_and_the_rest_wait_their_turn(database: Database) -> None:
+def test_reads_in_flight_are_capped_and_served_in_arrival_order(
+    client: TestClient, world: World, database: Database
+) -> None:
     if database.dialect != "postgresql":
         pytest.skip("the event-loop read connections are PostgreSQL's")
+    token = login(client, world.customer_a)["Authorization"].removeprefix("Bearer ")
     capped = Database(database.url, read_concurrency=2)
+    request: Any = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(db=capped)))
+    events: list[str] = []
 
-    async def scenario() -> tuple[int, list[str]]:
+    def reading(name: str, seconds: float) -> Any:
+        def work(session: Session, auth: Authenticated) -> None:
+            assert auth.actor.member_id == world.customer_a.id
+            events.append(f"{name} in")
+            session.execute(text("SELECT pg_sleep(:s)"), {"s": seconds})
+            events.append(f"{name} out")
+
+        return run_authenticated(request, token, work)
+
+    async def scenario() -> int:
         await capped.open_async_reads()
         try:
+            first = [asyncio.create_task(reading(n, 0.3)) for n in ("a", "b")]
+            await asyncio.sleep(0.1)  # a and b are in; c, d and e arrive in this order
+            later = [asyncio.create_task(reading(n, 0.05)) for n in ("c", "d", "e")]
+            await asyncio.gather(*first, *later)
             engine = capped.async_reads()
             assert engine is not None
-            order: list[str] = []
-
-            async def read(name: str, hold: float) -> None:
-                async with engine.connect() as conn:
-                    order.append(f"{name} in")
-                    await conn.execute(text("SELECT pg_sleep(:s)"), {"s": hold})
-                    order.append(f"{name} out")
-
-            await asyncio.gather(read("a", 0.3), read("b", 0.3), read("c", 0.0))
-            return engine.pool.size(), order  # type: ignore[attr-defined]
+            return int(engine.pool.checkedin())  # type: ignore[attr-defined]
         finally:
             await capped.close_async_reads()
             capped.dispose()
 
-    size, order = asyncio.run(scenario())
-    assert size == 2
-    # the third read got a connection only once one of the first two had given theirs back
-    assert order.index("c in") > min(order.index("a out"), order.index("b out"))
+    connections = asyncio.run(scenario())
+    assert events[:2] == ["a in", "b in"]
+    assert events.index("c in") > min(events.index("a out"), events.index("b out"))
+    entered = [e.split()[0] for e in events if e.endswith(" in")]
+    assert entered == ["a", "b", "c", "d", "e"]
+    assert connections == 2  # never more connections than reads in flight

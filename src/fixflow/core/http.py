@@ -151,7 +151,8 @@ async def run_authenticated(request: Request, token: str, work: Callable[[Sessio
         return await run_in_threadpool(job, factory)
     # One greenlet for the whole job, connection checkout and return included (AsyncConnection's own
     # connect/run_sync/close spawn one each).
-    result: T = await greenlet_spawn(job, partial(factory, bind=engine.sync_engine))
+    async with database.read_turn():
+        result: T = await greenlet_spawn(job, partial(factory, bind=engine.sync_engine))
     return result
 
 
