@@ -23,11 +23,12 @@ class Settings(BaseSettings):
     # pool is then discarded and rebuilt). Turn it on behind proxies that drop idle connections.
     database_pre_ping: bool = False
     # Reads in flight at once per server process on its event-loop connections (lists, counters,
-    # ticket profiles); further requests wait their turn in the process, in arrival order.
-    # More in flight only queue on the database's cores, in no order: on the 2-core reference machine
-    # 10 made a customer admin's list page p99 125-145 ms, 2-4 made it 27-50 (bench/RESULTS.md). Raise
-    # it with the database server's cores.
-    database_read_concurrency: int = Field(default=4, ge=1, le=100)
+    # ticket profiles); further requests wait their turn in the process, in arrival order. More in
+    # flight only queue on the database's cores, in no order. On the 2-core reference machine, side by
+    # side against 10: a customer admin's list page p99 106 -> 27 ms (2) or 28 ms (1), 1,063 -> 1,304
+    # req/s; 1 is a little faster still there, but one slow statement would then hold up every read
+    # of the process (bench/RESULTS.md). Raise it with the database server's cores.
+    database_read_concurrency: int = Field(default=2, ge=1, le=100)
     secret_key: str = DEV_SECRET
     base_url: str = "http://127.0.0.1:8000"
     default_locale: Literal["ru", "en"] = "ru"

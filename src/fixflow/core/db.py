@@ -123,7 +123,7 @@ READ_PLAN_CACHE_MODE = "force_generic_plan"
 class Database:
     """Engine plus session factory; one per process (the app, the worker, a test)."""
 
-    def __init__(self, url: str, *, read_concurrency: int = 4, **engine_kwargs: Any) -> None:
+    def __init__(self, url: str, *, read_concurrency: int = 2, **engine_kwargs: Any) -> None:
         self.url = url
         self.read_concurrency = read_concurrency
         self.engine = make_engine(url, **engine_kwargs)
