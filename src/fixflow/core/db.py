@@ -190,8 +190,8 @@ class Database:
     def read_turn(self) -> asyncio.Semaphore:
         """Taken around each read on the running loop's async engine: at most ``read_concurrency``
         reads of this process are in flight, the others wait in arrival order (asyncio's semaphore
-        serves its waiters first come, first served; the pool's own queue lets a newcomer take a
-        connection another waiter was woken for, and under load some requests waited 0.3 s)."""
+        serves its waiters first come, first served; the pool's own queue does not: a newcomer takes
+        a connection given back before the waiter woken for it runs)."""
         return self._read_turns[asyncio.get_running_loop()]
 
     def engines(self) -> list[Engine]:
