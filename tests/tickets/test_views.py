@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from builders import World, assign, fire, make_ticket, make_world, ticket_in_stage
@@ -17,7 +18,16 @@ from fixflow.objects.models import ObjectType
 from fixflow.objects.service import create_object
 from fixflow.tickets.listing import TicketFilters, count_views, list_tickets, list_tickets_with_counts
 from fixflow.tickets.models import Ticket
-from fixflow.tickets.queries import TicketView
+from fixflow.tickets.queries import (
+    TicketView,
+    branches_of,
+    tenant_terms,
+    view_branches,
+    view_params,
+    view_term,
+    visibility_params,
+    visibility_shape,
+)
 from fixflow.tickets.service import add_favorite, update_ticket
 from fixflow.tickets.transitions import available_transitions_for
 from fixflow.workflow.models import Status
@@ -169,6 +179,48 @@ def test_approval_tab_is_exactly_where_an_approval_transition_is_offered(
     assert set(ids(session, sworld.customer_b.actor, TicketView.APPROVAL)) == {by_role.id}
     assert set(ids(session, sworld.customer_a.actor, TicketView.APPROVAL)) == {awaiting_a.id, by_role.id}
     assert ids(session, sworld.dispatcher.actor, TicketView.APPROVAL) == []
+
+
+def test_a_views_own_branches_find_exactly_what_every_branch_finds(
+    session: Session, sworld: World, mixed: dict[str, Ticket]
+) -> None:
+    """``view_branches`` narrows the index scans of «Мои» and «Согласование», never their tickets."""
+    customer_role = session.scalar(
+        select(Role.id).where(Role.tenant_id == sworld.tenant_id, Role.code == "customer")
+    )
+    by_role = ticket_in_stage(session, sworld, "Согласование", by="customer_a2", approver="customer_a2")
+    update_ticket(
+        session,
+        sworld.dispatcher.actor,
+        by_role,
+        version=by_role.version,
+        changes={"approver_member_id": None, "approver_role_id": customer_role},
+    )
+    ticket_in_stage(session, sworld, "Согласование", by="customer_a2", approver="customer_a")
+    ticket_in_stage(session, sworld, "Согласование", by="customer_b", approver="cadmin_a")
+    add_favorite(session, sworld.cadmin_a.actor, mixed["b_open"])
+    add_favorite(session, sworld.customer_a.actor, mixed["a2_open"])
+    checked = 0
+    for key in (*PEOPLE, "cadmin_b"):
+        actor = sworld.people[key].actor
+        shape = visibility_shape(actor)
+        for view in TicketView:
+            params = {**visibility_params(actor), **view_params(session, actor, TicketView.APPROVAL)}
+            every, own = branches_of(shape, params), view_branches(view, shape, params)
+            if every is None:
+                assert own is None
+                continue
+            assert own is not None
+
+            def found(
+                branches: list[Any], view: TicketView = view, shape: Any = shape, p: Any = params
+            ) -> set[int]:
+                where = [*tenant_terms(shape, p), view_term(view, shape, p), or_(*branches)]
+                return set(session.scalars(select(Ticket.id).where(*where), p))
+
+            assert found(own) == found(every), (key, view)
+            checked += len(every) - len(own)
+    assert checked > 0  # some view of some person was narrowed
 
 
 # --- order and keyset pages ---------------------------------------------------------------------------

@@ -26,9 +26,9 @@ from fixflow.tickets.queries import (
     TicketView,
     VisibilityShape,
     approval_possible,
-    branches_of,
     shaped_statement,
     tenant_terms,
+    view_branches,
     view_params,
     view_term,
     visibility_of,
@@ -359,7 +359,7 @@ def _list_statement(
         .outerjoin(Favorite, mine)
         .where(visibility_of(shape, params), *narrowing)
     )
-    branches = branches_of(shape, params)
+    branches = view_branches(view, shape, params)
     if branches and by_branch:
         # A company's tickets come from several indexes (company, colleagues, approvals); one OR over
         # them makes PostgreSQL walk the tenant's whole open/closed range filtering (SQLite does so for
@@ -520,7 +520,7 @@ def _count_columns(
 
 def _count_by_branch(view: TicketView, shape: VisibilityShape, params: dict[str, Any], dialect: str) -> Any:
     """A capped count as the distinct ids of each scope branch's own capped index scan (list order)."""
-    branches = branches_of(shape, params) or []
+    branches = view_branches(view, shape, params) or []
     narrowing = [*tenant_terms(shape, params), view_term(view, shape, params)]
     order = _branch_order(view is TicketView.ARCHIVE, dialect)
     firsts = [

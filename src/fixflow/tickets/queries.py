@@ -151,6 +151,26 @@ def branches_of(shape: VisibilityShape, params: dict[str, Any]) -> list[ColumnEl
     return branches
 
 
+def view_branches(
+    view: TicketView, shape: VisibilityShape, params: dict[str, Any]
+) -> list[ColumnElement[bool]] | None:
+    """The branches of :func:`branches_of` that a view's tickets can come from.
+
+    Exactly the same tickets, fewer index scans: a ticket of the approval view awaits the actor or one
+    of their roles, so of the visible ones it is in an approval branch whatever other branch it is in
+    too; one of «Мои» is the actor's own. Only when the actor has that scope, of course — else such a
+    ticket is visible, if at all, through the other branches.
+    """
+    branches = branches_of(shape, params)
+    if branches is None:
+        return None
+    if view is TicketView.APPROVAL and shape.approval:
+        return _approver_terms(shape, params)
+    if view is TicketView.MINE and shape.own:
+        return [Ticket.initiator_id == _param(params, "v_me")]
+    return branches
+
+
 def tenant_terms(shape: VisibilityShape, params: dict[str, Any]) -> list[ColumnElement[bool]]:
     """Tenant isolation and soft deletion, the part of visibility every branch shares."""
     conditions: list[ColumnElement[bool]] = [Ticket.tenant_id == _param(params, "v_tenant")]
