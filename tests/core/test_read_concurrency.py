@@ -53,8 +53,8 @@ def test_reads_in_flight_are_capped_and_served_in_arrival_order(
             capped.dispose()
 
     connections = asyncio.run(scenario())
-    assert events[:2] == ["a in", "b in"]
-    assert events.index("c in") > min(events.index("a out"), events.index("b out"))
+    assert set(events[:2]) == {"a in", "b in"}, events  # in either order: they connect at once
+    assert events.index("c in") > min(events.index("a out"), events.index("b out")), events
     entered = [e.split()[0] for e in events if e.endswith(" in")]
-    assert entered == ["a", "b", "c", "d", "e"]
+    assert entered[2:] == ["c", "d", "e"], events
     assert connections == 2  # never more connections than reads in flight
