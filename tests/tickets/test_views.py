@@ -13,7 +13,7 @@ from builders import World, assign, fire, make_ticket, make_world, ticket_in_sta
 from fixflow.accounts.actor import Actor
 from fixflow.accounts.models import Role
 from fixflow.catalogs.models import Criticality, TicketType
-from fixflow.core.errors import ValidationFailed
+from fixflow.core.errors import NotFound, ValidationFailed
 from fixflow.objects.models import ObjectType
 from fixflow.objects.service import create_object
 from fixflow.tickets.listing import TicketFilters, count_views, list_tickets, list_tickets_with_counts
@@ -28,7 +28,7 @@ from fixflow.tickets.queries import (
     visibility_params,
     visibility_shape,
 )
-from fixflow.tickets.service import add_favorite, update_ticket
+from fixflow.tickets.service import add_favorite, get_ticket_for_actor, update_ticket
 from fixflow.tickets.transitions import available_transitions_for
 from fixflow.workflow.models import Status
 
@@ -176,7 +176,14 @@ def test_approval_tab_is_exactly_where_an_approval_transition_is_offered(
         }
         assert tab == expected, key
     assert set(ids(session, sworld.customer_a2.actor, TicketView.APPROVAL)) == {awaiting_a2.id, by_role.id}
-    assert set(ids(session, sworld.customer_b.actor, TicketView.APPROVAL)) == {by_role.id}
+    # awaiting the customer role opens the ticket to its own company's customers, not another's
+    assert ids(session, sworld.customer_b.actor, TicketView.APPROVAL) == []
+    for view in TicketView:
+        assert by_role.id not in ids(session, sworld.customer_b.actor, view), view
+        assert by_role.id not in ids(session, sworld.cadmin_b.actor, view), view
+    assert count_views(session, sworld.customer_b.actor)["approval"] == 0
+    with pytest.raises(NotFound):
+        get_ticket_for_actor(session, sworld.customer_b.actor, by_role.id)
     assert set(ids(session, sworld.customer_a.actor, TicketView.APPROVAL)) == {awaiting_a.id, by_role.id}
     assert ids(session, sworld.dispatcher.actor, TicketView.APPROVAL) == []
 

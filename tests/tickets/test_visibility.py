@@ -21,6 +21,7 @@ from fixflow.tickets.service import (
     get_ticket_for_actor,
     update_ticket,
 )
+from fixflow.tickets.transitions import available_transitions_for
 
 EVERYONE = (
     "owner",
@@ -100,8 +101,13 @@ def test_approval_scope_by_role(session: Session, sworld: World) -> None:
         version=ticket.version,
         changes={"approver_role_id": role_id},
     )
-    # every member holding the awaited role sees it, also the customer admin of the other company
-    assert who_sees(session, sworld, ticket) == STAFF_ALL | {"customer_a", "cadmin_a", "cadmin_b"}
+    # Members holding the awaited role see it — customers only on their own companies' tickets: the
+    # role is shared by the customer admins of every company, and the other company's (cadmin_b) must
+    # reach nothing of this one (issue 3: «Аптека Здоровье» reaches nothing of «Кафе Ромашка»).
+    assert who_sees(session, sworld, ticket) == STAFF_ALL | {"customer_a", "cadmin_a"}
+    assert not [
+        t for t in available_transitions_for(session, sworld.cadmin_b.actor, ticket) if t.branch == "approval"
+    ]
 
 
 def test_own_scope_is_what_i_initiated(session: Session, sworld: World) -> None:

@@ -260,9 +260,14 @@ def test_approval_branch_is_only_for_the_awaited_approver_member() -> None:
 def test_approval_branch_admits_every_member_of_the_awaited_role() -> None:
     t = ticket(APPROVAL, approver_role_id=R_CADMIN)
     assert T_APPROVE.id in offered(t, CADMIN_ALFA)
-    assert T_APPROVE.id in offered(t, CADMIN_BETA)  # the role is awaited, whatever the company
+    # a customer stands for the role on their own companies' tickets only: the customer admins of
+    # every company hold it, and another company's must not approve (nor see) this one
+    assert T_APPROVE.id not in offered(t, CADMIN_BETA)
+    assert not is_awaited_approver(t, CADMIN_BETA)
     assert T_APPROVE.id not in offered(t, COLLEAGUE_A)
     assert T_APPROVE.id not in offered(t, DISPATCHER_A)
+    # staff roles are awaited whatever the company
+    assert is_awaited_approver(ticket(APPROVAL, approver_role_id=R_ENGINEER, company_id=BETA), ENGINEER_A)
 
 
 def test_staff_member_can_be_the_awaited_approver() -> None:

@@ -44,6 +44,9 @@ class VisibilityShape:
     own: bool
     approval: bool
     by_role: bool  # approval by one of the actor's roles (the actor has roles)
+    # ... only for tickets of the actor's companies: a customer role is shared by the customers of
+    # every company, and awaiting it must not open one company's ticket to another's customers.
+    role_approval_in_companies: bool
     company: bool  # company scope with at least one company
     one_company: bool  # exactly one: an equality, so a generic plan walks its index in list order
     colleagues_listed: bool  # colleagues as an id list (else a subquery on member_companies)
@@ -59,7 +62,8 @@ def visibility_shape(actor: Actor) -> VisibilityShape:
         all_tickets=everything,
         own=not everything and actor.has_scope(Scope.OWN),
         approval=not everything and actor.has_scope(Scope.APPROVAL),
-        by_role=bool(actor.role_ids),
+        by_role=bool(actor.role_ids) and (actor.is_staff or bool(actor.company_ids)),
+        role_approval_in_companies=not actor.is_staff,
         company=not everything and company,
         one_company=len(actor.company_ids) == 1,
         colleagues_listed=actor.colleague_ids is not None,
@@ -123,8 +127,20 @@ def _unassigned_new() -> ColumnElement[bool]:
 def _approver_terms(shape: VisibilityShape, params: dict[str, Any]) -> list[ColumnElement[bool]]:
     terms: list[ColumnElement[bool]] = [Ticket.approver_member_id == _param(params, "v_me")]
     if shape.by_role:
-        terms.append(Ticket.approver_role_id.in_(_param(params, "v_roles", expanding=True)))
+        by_role: ColumnElement[bool] = Ticket.approver_role_id.in_(_param(params, "v_roles", expanding=True))
+        if shape.role_approval_in_companies:  # see workflow.engine.is_awaited_approver
+            by_role = and_(by_role, _of_my_companies(shape, params))
+        terms.append(by_role)
     return terms
+
+
+def _of_my_companies(shape: VisibilityShape, params: dict[str, Any]) -> ColumnElement[bool]:
+    if shape.one_company:
+        # `= ANY($1)` of one id is still a list to a generic plan, which then sorts the company's
+        # open tickets; an equality reads them in index order (ix_tickets_company_open_ids).
+        one: ColumnElement[bool] = Ticket.company_id == _param(params, "v_company")
+        return one
+    return Ticket.company_id.in_(_param(params, "v_companies", expanding=True))
 
 
 def branches_of(shape: VisibilityShape, params: dict[str, Any]) -> list[ColumnElement[bool]] | None:
@@ -137,12 +153,7 @@ def branches_of(shape: VisibilityShape, params: dict[str, Any]) -> list[ColumnEl
     if shape.approval:
         branches.extend(_approver_terms(shape, params))
     if shape.company:
-        if shape.one_company:
-            # `= ANY($1)` of one id is still a list to a generic plan, which then sorts the company's
-            # open tickets; an equality reads them in index order (ix_tickets_company_open_ids).
-            branches.append(Ticket.company_id == _param(params, "v_company"))
-        else:
-            branches.append(Ticket.company_id.in_(_param(params, "v_companies", expanding=True)))
+        branches.append(_of_my_companies(shape, params))
         branches.append(Ticket.initiator_id.in_(_colleagues(shape, params)))
     if shape.assigned:
         branches.append(_is_assigned(params))

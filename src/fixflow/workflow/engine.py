@@ -131,9 +131,14 @@ class RequirementFailed(Exception):
 
 
 def is_awaited_approver(ticket: TicketFacts, actor: ActorFacts) -> bool:
-    return ticket.approver_member_id == actor.member_id or (
-        ticket.approver_role_id is not None and ticket.approver_role_id in actor.role_ids
-    )
+    """The ticket awaits this member, or one of their roles. A customer stands for a role only on
+    their own companies' tickets: a customer role is shared by the customers of every company, and
+    awaiting it must not make one company's ticket another's (``tickets.queries`` sees it the same)."""
+    if ticket.approver_member_id == actor.member_id:
+        return True
+    if ticket.approver_role_id is None or ticket.approver_role_id not in actor.role_ids:
+        return False
+    return actor.is_staff or ticket.company_id in actor.company_ids
 
 
 def _is_customer_party(ticket: TicketFacts, actor: ActorFacts) -> bool:
