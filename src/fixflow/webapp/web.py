@@ -155,12 +155,13 @@ class Web:
         return response
 
     def context(self, palette: bool = True) -> dict[str, Any]:
+        """What every page template may read. Plain values only, never ``self`` nor the request: a
+        template importing macros ``with context`` makes its context a reference cycle, and whatever
+        it holds waits for the cycle collector (the request and its session did, for every page)."""
         colors = (
             tenant_colors(self.session, self.auth.actor.tenant_id) if palette and self.auth else frozenset()
         )
         return {
-            "web": self,
-            "actor": self.auth.actor if self.auth else None,
             "csrf_token": self.csrf_token,
             "csrf_field": CSRF_FIELD,
             "nonce": self.nonce,
@@ -365,8 +366,6 @@ def error_page(request: Request, exc: DomainError) -> Response:
         timezone = settings.default_timezone
         nonce = secrets.token_urlsafe(16)
         context: dict[str, Any] = {
-            "web": None,
-            "actor": None,
             "csrf_token": "",
             "csrf_field": CSRF_FIELD,
             "nonce": nonce,
@@ -404,7 +403,12 @@ def login_redirect(request: Request) -> Response:
 
 
 async def html_errors(request: Request, call: Callable[[], Awaitable[Response]]) -> Response:
-    """``call()``'s response, with domain errors as pages (404/403/…) and a missing login as a redirect."""
+    """``call()``'s response, with domain errors as pages (404/403/…) and a missing login as a redirect.
+
+    The page's :class:`Web` is forgotten afterwards: it holds the request, whose scope holds it, and
+    such a cycle (with the request's session, its whole object graph) waits for the collector.
+    Every page's did, so full collections ran every ≈ 1.5 s under load, 10–20 ms each.
+    """
     try:
         return await call()
     except LoginRequired as exc:
@@ -419,6 +423,14 @@ async def html_errors(request: Request, call: Callable[[], Awaitable[Response]])
     except DomainError as exc:
         await _rollback(_fallback_web(request), exc)
         return error_page(request, exc)
+    finally:
+        forget_web(request)
+
+
+def forget_web(request: Request) -> None:
+    """Drop the request's reference to its :class:`Web` (see :func:`html_errors`)."""
+    if hasattr(request.state, "web"):
+        del request.state.web
 
 
 class WebRoute(APIRoute):

@@ -1,0 +1,44 @@
+"""A page's objects are freed when it is answered, not left to the cycle collector.
+
+The page's ``Web`` holds the request, and the request's scope held the ``Web``: every page's request,
+session and everything they reached became cyclic garbage, and under load full collections ran every
+≈ 1.5 s for 10–20 ms each (bench/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+from webtools import web_login
+
+from builders import World, make_ticket
+from fixflow.core.db import Database
+from fixflow.webapp.web import Web
+
+
+def cyclic_garbage(call: Callable[[], object]) -> list[object]:
+    """The objects ``call`` left in reference cycles (found by a collection, not freed by refcount)."""
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        call()
+        gc.collect()
+        return [o for o in gc.garbage if isinstance(o, Web | Session)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.collect()
+
+
+def test_pages_leave_no_cycle_behind(client: TestClient, world: World, database: Database) -> None:
+    with database.session(write=True) as s:
+        ticket = make_ticket(s, world)
+    web_login(client, world.customer_a)
+    urls = ["/app/tickets", "/app/tickets?tab=archive", f"/app/tickets/{ticket.id}", "/app/profile"]
+    for url in urls:  # warm: imports and caches
+        client.get(url)
+    left = {url: len(cyclic_garbage(lambda url=url: client.get(url))) for url in urls}
+    assert not any(left.values()), left
