@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable
+from functools import partial
 
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
@@ -40,5 +41,5 @@ def test_pages_leave_no_cycle_behind(client: TestClient, world: World, database:
     urls = ["/app/tickets", "/app/tickets?tab=archive", f"/app/tickets/{ticket.id}", "/app/profile"]
     for url in urls:  # warm: imports and caches
         client.get(url)
-    left = {url: len(cyclic_garbage(lambda url=url: client.get(url))) for url in urls}
+    left = {url: len(cyclic_garbage(partial(client.get, url))) for url in urls}
     assert not any(left.values()), left
