@@ -140,22 +140,28 @@ def test_favorites_never_reveal_invisible_tickets(session: Session, sworld: Worl
     assert ids(session, sworld.customer_a2.actor, TicketView.FAVORITES) == []
 
 
+def awaiting_the_customer_role(session: Session, world: World, by: str = "customer_a") -> Ticket:
+    """A company A ticket at «Согласование» awaiting the `customer` role (no member)."""
+    customer_role = session.scalar(
+        select(Role.id).where(Role.tenant_id == world.tenant_id, Role.code == "customer")
+    )
+    ticket = ticket_in_stage(session, world, "Согласование", by=by, approver="customer_a2")
+    update_ticket(
+        session,
+        world.dispatcher.actor,
+        ticket,
+        version=ticket.version,
+        changes={"approver_member_id": None, "approver_role_id": customer_role},
+    )
+    return ticket
+
+
 def test_approval_tab_is_exactly_where_an_approval_transition_is_offered(
     session: Session, sworld: World
 ) -> None:
-    customer_role = session.scalar(
-        select(Role.id).where(Role.tenant_id == sworld.tenant_id, Role.code == "customer")
-    )
     awaiting_a2 = ticket_in_stage(session, sworld, "Согласование", approver="customer_a2")
     awaiting_a = ticket_in_stage(session, sworld, "Согласование", approver="customer_a")
-    by_role = ticket_in_stage(session, sworld, "Согласование", approver="customer_a2")
-    update_ticket(
-        session,
-        sworld.dispatcher.actor,
-        by_role,
-        version=by_role.version,
-        changes={"approver_member_id": None, "approver_role_id": customer_role},
-    )
+    by_role = awaiting_the_customer_role(session, sworld)
     not_yet = ticket_in_stage(session, sworld, "В работе")
     update_ticket(
         session,
@@ -192,17 +198,7 @@ def test_a_views_own_branches_find_exactly_what_every_branch_finds(
     session: Session, sworld: World, mixed: dict[str, Ticket]
 ) -> None:
     """``view_branches`` narrows the index scans of «Мои» and «Согласование», never their tickets."""
-    customer_role = session.scalar(
-        select(Role.id).where(Role.tenant_id == sworld.tenant_id, Role.code == "customer")
-    )
-    by_role = ticket_in_stage(session, sworld, "Согласование", by="customer_a2", approver="customer_a2")
-    update_ticket(
-        session,
-        sworld.dispatcher.actor,
-        by_role,
-        version=by_role.version,
-        changes={"approver_member_id": None, "approver_role_id": customer_role},
-    )
+    awaiting_the_customer_role(session, sworld, by="customer_a2")
     ticket_in_stage(session, sworld, "Согласование", by="customer_a2", approver="customer_a")
     ticket_in_stage(session, sworld, "Согласование", by="customer_b", approver="cadmin_a")
     add_favorite(session, sworld.cadmin_a.actor, mixed["b_open"])
