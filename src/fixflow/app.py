@@ -121,7 +121,7 @@ def create_app(
             # generation, and with few unfrozen long-lived objects Python then ran a full collection
             # every 0.4-1.5 s under load, 10-20 ms each: measured, 13-16 a run against 2, and the
             # ticket page's p99 25.7-46.6 ms against 21.1-24.6 (bench/RESULTS.md).
-            gc.set_threshold(SERVER_GC_THRESHOLDS[0], SERVER_GC_THRESHOLDS[1], SERVER_GC_THRESHOLDS[2])
+            gc.set_threshold(*SERVER_GC_THRESHOLDS)
         try:
             yield
         finally:

@@ -134,6 +134,11 @@ def _approver_terms(shape: VisibilityShape, params: dict[str, Any]) -> list[Colu
     return terms
 
 
+def _own(params: dict[str, Any]) -> ColumnElement[bool]:
+    mine: ColumnElement[bool] = Ticket.initiator_id == _param(params, "v_me")
+    return mine
+
+
 def _of_my_companies(shape: VisibilityShape, params: dict[str, Any]) -> ColumnElement[bool]:
     if shape.one_company:
         # `= ANY($1)` of one id is still a list to a generic plan, which then sorts the company's
@@ -149,7 +154,7 @@ def branches_of(shape: VisibilityShape, params: dict[str, Any]) -> list[ColumnEl
         return None
     branches: list[ColumnElement[bool]] = []
     if shape.own:
-        branches.append(Ticket.initiator_id == _param(params, "v_me"))
+        branches.append(_own(params))
     if shape.approval:
         branches.extend(_approver_terms(shape, params))
     if shape.company:
@@ -178,7 +183,7 @@ def view_branches(
     if view is TicketView.APPROVAL and shape.approval:
         return _approver_terms(shape, params)
     if view is TicketView.MINE and shape.own:
-        return [Ticket.initiator_id == _param(params, "v_me")]
+        return [_own(params)]
     return branches
 
 
