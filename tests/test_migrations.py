@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from pprint import pformat
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
@@ -63,3 +64,29 @@ def test_migrations_from_empty_database_match_the_models(tmp_path: Path) -> None
     assert "alembic_version" in tables
     assert {"tickets", "accounts", "tenants"} <= tables
     assert diff == [], "models and migrations differ; generate a migration:\n" + pformat(diff)
+
+
+def test_migrated_indexes_include_what_the_models_include(tmp_path: Path) -> None:
+    # Alembic's comparison ignores INCLUDE columns: a covering index that lost them would still
+    # "match", and the index-only scans of the lists would silently become heap reads.
+    if BACKEND == "sqlite":
+        pytest.skip("INCLUDE is PostgreSQL's")
+    expected = {
+        str(index.name): list(index.dialect_options["postgresql"]["include"])
+        for table in Base.metadata.tables.values()
+        for index in table.indexes
+        if index.dialect_options["postgresql"]["include"]
+    }
+    assert "ix_tickets_initiator_open" in expected
+    with empty_database(tmp_path) as url:
+        upgrade_database(url)
+        engine = create_engine(url)
+        try:
+            with engine.connect() as conn:
+                definitions: dict[str, str] = dict(
+                    conn.execute(text("SELECT indexname, indexdef FROM pg_indexes")).all()
+                )
+        finally:
+            engine.dispose()
+    for name, columns in expected.items():
+        assert f"INCLUDE ({', '.join(columns)})" in definitions[name], definitions[name]

@@ -95,3 +95,21 @@ def test_the_read_connections_use_the_generic_plan_mode(database: Database) -> N
             await database.close_async_reads()
 
     assert asyncio.run(mode()) == READ_PLAN_CACHE_MODE == "force_generic_plan"
+
+
+def test_no_connection_compiles_statements_just_in_time(database: Database) -> None:
+    # A generic plan takes a LIMIT parameter for a tenth of the rows; a page's estimated cost then
+    # crossed jit_above_cost and PostgreSQL spent 10 ms compiling a 26-row read.
+    async def read_setting() -> str:
+        await database.open_async_reads()
+        try:
+            engine = database.async_reads()
+            assert engine is not None
+            async with engine.connect() as conn:
+                return str((await conn.execute(text("SHOW jit"))).scalar_one())
+        finally:
+            await database.close_async_reads()
+
+    assert asyncio.run(read_setting()) == "off"
+    with database.engine.connect() as conn:
+        assert conn.execute(text("SHOW jit")).scalar_one() == "off"

@@ -28,7 +28,7 @@ from fixflow.tickets.queries import (
     visibility_params,
     visibility_shape,
 )
-from fixflow.tickets.service import add_favorite, get_ticket_for_actor, update_ticket
+from fixflow.tickets.service import add_favorite, delete_ticket, get_ticket_for_actor, update_ticket
 from fixflow.tickets.transitions import available_transitions_for
 from fixflow.workflow.models import Status
 
@@ -530,6 +530,26 @@ def test_counts_match_the_lists(session: Session, sworld: World, mixed: dict[str
     counts = count_views(session, sworld.customer_a.actor)
     assert counts == {"mine": 3, "approval": 1, "all": 3, "favorites": 1, "archive": 1}
     assert awaiting.id in ids(session, sworld.customer_a.actor, TicketView.APPROVAL)
+
+
+def test_favorites_counter_of_who_sees_everything_drops_deleted_tickets_unless_they_see_them(
+    session: Session, sworld: World, mixed: dict[str, Ticket]
+) -> None:
+    # Counted from the favourites with a probe of the deleted tickets (queries.favorites_of_everyone),
+    # not ticket by ticket: it must still agree with the list.
+    kept, deleted = mixed["disp_open"], mixed["b_open"]
+    for who in ("dispatcher", "owner"):
+        for ticket in (kept, deleted, mixed["a_closed"]):
+            add_favorite(session, sworld.people[who].actor, ticket)
+    delete_ticket(session, sworld.owner.actor, deleted)
+    session.flush()
+    dispatcher, owner = sworld.dispatcher.actor, sworld.owner.actor
+    assert visibility_shape(dispatcher).all_tickets and visibility_shape(dispatcher).hide_deleted
+    assert visibility_shape(owner).all_tickets and not visibility_shape(owner).hide_deleted
+    assert set(ids(session, dispatcher, TicketView.FAVORITES)) == {kept.id, mixed["a_closed"].id}
+    assert count_views(session, dispatcher)["favorites"] == 2
+    assert len(ids(session, owner, TicketView.FAVORITES)) == count_views(session, owner)["favorites"] == 3
+    assert count_views(session, sworld.customer_a.actor)["favorites"] == 0  # others' favourites are theirs
 
 
 def test_company_scope_pages_merge_every_branch_in_order(session: Session, sworld: World) -> None:

@@ -83,6 +83,14 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+READ_PLAN_CACHE_MODE = "force_generic_plan"
+# UTC sessions: timestamptz values then arrive as UTC-aware datetimes even where no SQLAlchemy type
+# processes them (core.prebuilt), whatever the server's own time zone. No JIT: every statement here
+# runs in about a millisecond, and a generic plan, which takes a LIMIT parameter for a tenth of the
+# rows, can cost past jit_above_cost — PostgreSQL then compiled a 26-row page for 10 ms.
+SESSION_OPTIONS = "-c TimeZone=UTC -c jit=off"
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -100,10 +108,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 10)
     kwargs.setdefault("pool_pre_ping", False)
-    # UTC sessions: timestamptz values then arrive as UTC-aware datetimes even where no SQLAlchemy type
-    # processes them (core.prebuilt), whatever the server's own time zone.
     connect_args = kwargs.setdefault("connect_args", {})
-    connect_args.setdefault("options", "-c TimeZone=UTC")
+    connect_args.setdefault("options", SESSION_OPTIONS)
     return create_engine(url, **kwargs)
 
 
@@ -115,9 +121,6 @@ def _disable_pysqlite_autobegin(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
-
-
-READ_PLAN_CACHE_MODE = "force_generic_plan"
 
 
 class Database:
@@ -168,7 +171,7 @@ class Database:
         # Generic plans: these few statements (lists, counters, the profile) are prepared by psycopg and
         # shaped to be planned once — ids as parameters, prefixes as index ranges, never `LIKE $1` —
         # yet PostgreSQL kept re-planning them per execution (≈ 1 ms a statement, most of a counter).
-        connect_args.setdefault("options", f"-c TimeZone=UTC -c plan_cache_mode={READ_PLAN_CACHE_MODE}")
+        connect_args.setdefault("options", f"{SESSION_OPTIONS} -c plan_cache_mode={READ_PLAN_CACHE_MODE}")
         self._async_reads[loop] = create_async_engine(self.url, isolation_level="AUTOCOMMIT", **kwargs)
         self._read_turns[loop] = asyncio.Semaphore(self.read_concurrency)
 

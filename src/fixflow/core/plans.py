@@ -39,6 +39,7 @@ def generic_plan(
     assert isinstance(raw, psycopg.Connection)
     literals = ", ".join(psycopg.ClientCursor(raw).mogrify("%s", (parameters[n],)) for n in order)
     conn.exec_driver_sql(f"SET LOCAL plan_cache_mode = {READ_PLAN_CACHE_MODE}")
+    conn.exec_driver_sql("SET LOCAL jit = off")  # as the app's connections (core.db.SESSION_OPTIONS)
     # exec_driver_sql without parameters still reads pyformat: escape the statement's own percents.
     conn.exec_driver_sql(f"PREPARE fixflow_generic AS {prepared}".replace("%", "%%"))
     try:

@@ -17,9 +17,26 @@ class Ticket(Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "number"),
         # Every list is "newest first" on one of these; closed_at IS NULL is an index equality.
-        Index("ix_tickets_tenant_open", "tenant_id", "closed_at", "id"),
-        Index("ix_tickets_initiator_open", "tenant_id", "initiator_id", "closed_at", "id"),
-        Index("ix_tickets_company_open", "tenant_id", "company_id", "closed_at", "id"),
+        # Customers never see deleted tickets: with deleted_at in the index a branch of their list or
+        # counters is read from the index alone (PostgreSQL's index-only scans), not row by row from
+        # the table — a customer admin's colleagues branch read 180 pages for 148 ids, now 50.
+        Index("ix_tickets_tenant_open", "tenant_id", "closed_at", "id", postgresql_include=["deleted_at"]),
+        Index(
+            "ix_tickets_initiator_open",
+            "tenant_id",
+            "initiator_id",
+            "closed_at",
+            "id",
+            postgresql_include=["deleted_at"],
+        ),
+        Index(
+            "ix_tickets_company_open",
+            "tenant_id",
+            "company_id",
+            "closed_at",
+            "id",
+            postgresql_include=["deleted_at"],
+        ),
         # A company's open tickets newest first, in index order: after `closed_at IS NULL` as a
         # condition on the index above, PostgreSQL 15 no longer takes the id order and sorts them all.
         Index(
@@ -29,10 +46,33 @@ class Ticket(Base):
             "id",
             postgresql_where=text("closed_at IS NULL"),
             sqlite_where=text("closed_at IS NULL"),
+            postgresql_include=["deleted_at"],
         ),
         # Approval scopes are list branches of their own (tickets.listing), so they get list-shaped indexes.
-        Index("ix_tickets_approver_member_open", "tenant_id", "approver_member_id", "closed_at", "id"),
-        Index("ix_tickets_approver_role_open", "tenant_id", "approver_role_id", "closed_at", "id"),
+        Index(
+            "ix_tickets_approver_member_open",
+            "tenant_id",
+            "approver_member_id",
+            "closed_at",
+            "id",
+            postgresql_include=["deleted_at"],
+        ),
+        Index(
+            "ix_tickets_approver_role_open",
+            "tenant_id",
+            "approver_role_id",
+            "closed_at",
+            "id",
+            postgresql_include=["deleted_at", "company_id"],
+        ),
+        # The few deleted tickets: "not deleted" as a probe of them (queries.favorites_of_everyone).
+        Index(
+            "ix_tickets_deleted",
+            "tenant_id",
+            "id",
+            postgresql_where=text("deleted_at IS NOT NULL"),
+            sqlite_where=text("deleted_at IS NOT NULL"),
+        ),
         Index("ix_tickets_object", "tenant_id", "object_id", "id"),
         Index("ix_tickets_stage_entered", "stage_id", "stage_entered_at"),
         # Number search is a prefix LIKE; under a non-C collation only a pattern-ops index serves it.
@@ -130,7 +170,16 @@ class TicketHistory(Base):
 
 class Favorite(Base):
     __tablename__ = "favorites"
-    __table_args__ = (Index("ix_favorites_member_ticket", "member_id", "ticket_id", unique=True),)
+    # tenant_id included: a count of a member's favourites checks the tenant without reading the table.
+    __table_args__ = (
+        Index(
+            "ix_favorites_member_ticket",
+            "member_id",
+            "ticket_id",
+            unique=True,
+            postgresql_include=["tenant_id"],
+        ),
+    )
 
     tenant_id: Mapped[int] = tenant_fk()
     member_id: Mapped[int] = fk("members.id", ondelete="CASCADE")
