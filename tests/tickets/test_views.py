@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -20,6 +21,8 @@ from fixflow.tickets.listing import TicketFilters, count_views, list_tickets, li
 from fixflow.tickets.models import Ticket
 from fixflow.tickets.queries import (
     TicketView,
+    _approver_role,
+    _own,
     branches_of,
     tenant_terms,
     view_branches,
@@ -140,10 +143,12 @@ def test_favorites_never_reveal_invisible_tickets(session: Session, sworld: Worl
     assert ids(session, sworld.customer_a2.actor, TicketView.FAVORITES) == []
 
 
-def awaiting_the_customer_role(session: Session, world: World, by: str = "customer_a") -> Ticket:
-    """A company A ticket at «Согласование» awaiting the `customer` role (no member)."""
+def awaiting_the_customer_role(
+    session: Session, world: World, by: str = "customer_a", role: str = "customer"
+) -> Ticket:
+    """A ticket of ``by``'s company at «Согласование» awaiting a role (no member): `customer` by default."""
     customer_role = session.scalar(
-        select(Role.id).where(Role.tenant_id == world.tenant_id, Role.code == "customer")
+        select(Role.id).where(Role.tenant_id == world.tenant_id, Role.code == role)
     )
     ticket = ticket_in_stage(session, world, "Согласование", by=by, approver="customer_a2")
     update_ticket(
@@ -226,6 +231,39 @@ def test_a_views_own_branches_find_exactly_what_every_branch_finds(
             assert found(own) == found(every), (key, view)
             checked += len(every) - len(own)
     assert checked > 0  # some view of some person was narrowed
+
+
+def test_branches_leave_out_only_terms_other_branches_contain(
+    session: Session, sworld: World, mixed: dict[str, Ticket]
+) -> None:
+    """A customer admin's own tickets and company-limited awaited roles are no branches of their own."""
+    make_ticket(session, sworld, by="cadmin_a")
+    awaiting_the_customer_role(session, sworld, by="customer_a2", role="customer_admin")
+    awaiting_the_customer_role(session, sworld, by="customer_b", role="customer_admin")
+    awaiting_the_customer_role(session, sworld, by="customer_b")
+    awaiting_the_customer_role(session, sworld, by="customer_a2")  # customer_a's only by the role
+    cadmin = sworld.cadmin_a.actor
+    cadmin_branches = branches_of(visibility_shape(cadmin), visibility_params(cadmin))
+    assert cadmin_branches is not None and len(cadmin_branches) == 3  # approver, company, colleagues
+    # Colleagues too many to list are a subquery the actor's own tickets are not proven part of.
+    unlisted = dataclasses.replace(cadmin, colleague_ids=None)
+    assert not visibility_shape(unlisted).own_among_colleagues
+    assert len(branches_of(visibility_shape(unlisted), visibility_params(unlisted)) or ()) == 4
+    for key in (*PEOPLE, "cadmin_b"):
+        actor = sworld.people[key].actor
+        shape, params = visibility_shape(actor), visibility_params(actor)
+        branches = branches_of(shape, params)
+        if branches is None:
+            continue
+        unreduced = [*branches, _approver_role(shape, params)] if shape.by_role else list(branches)
+        if shape.own:
+            unreduced.append(_own(params))
+
+        def found(terms: list[Any], shape: Any = shape, p: Any = params) -> set[int]:
+            where = [*tenant_terms(shape, p), or_(*terms)]
+            return set(session.scalars(select(Ticket.id).where(*where), p))
+
+        assert found(branches) == found(unreduced), key
 
 
 # --- order and keyset pages ---------------------------------------------------------------------------

@@ -48,6 +48,9 @@ class VisibilityShape:
     # every company, and awaiting it must not open one company's ticket to another's customers.
     role_approval_in_companies: bool
     company: bool  # company scope with at least one company
+    # The actor is among the listed colleagues (always, as members of their own companies): their own
+    # tickets are then a part of the colleagues branch and need no index scan of their own.
+    own_among_colleagues: bool
     one_company: bool  # exactly one: an equality, so a generic plan walks its index in list order
     colleagues_listed: bool  # colleagues as an id list (else a subquery on member_companies)
     assigned: bool
@@ -65,6 +68,9 @@ def visibility_shape(actor: Actor) -> VisibilityShape:
         by_role=bool(actor.role_ids) and (actor.is_staff or bool(actor.company_ids)),
         role_approval_in_companies=not actor.is_staff,
         company=not everything and company,
+        own_among_colleagues=(
+            not everything and company and actor.member_id in (actor.colleague_ids or frozenset())
+        ),
         one_company=len(actor.company_ids) == 1,
         colleagues_listed=actor.colleague_ids is not None,
         assigned=not everything and actor.has_scope(Scope.ASSIGNED),
@@ -127,11 +133,15 @@ def _unassigned_new() -> ColumnElement[bool]:
 def _approver_terms(shape: VisibilityShape, params: dict[str, Any]) -> list[ColumnElement[bool]]:
     terms: list[ColumnElement[bool]] = [Ticket.approver_member_id == _param(params, "v_me")]
     if shape.by_role:
-        by_role: ColumnElement[bool] = Ticket.approver_role_id.in_(_param(params, "v_roles", expanding=True))
-        if shape.role_approval_in_companies:  # see workflow.engine.is_awaited_approver
-            by_role = and_(by_role, _of_my_companies(shape, params))
-        terms.append(by_role)
+        terms.append(_approver_role(shape, params))
     return terms
+
+
+def _approver_role(shape: VisibilityShape, params: dict[str, Any]) -> ColumnElement[bool]:
+    by_role: ColumnElement[bool] = Ticket.approver_role_id.in_(_param(params, "v_roles", expanding=True))
+    if shape.role_approval_in_companies:  # see workflow.engine.is_awaited_approver
+        by_role = and_(by_role, _of_my_companies(shape, params))
+    return by_role
 
 
 def _own(params: dict[str, Any]) -> ColumnElement[bool]:
@@ -149,14 +159,21 @@ def _of_my_companies(shape: VisibilityShape, params: dict[str, Any]) -> ColumnEl
 
 
 def branches_of(shape: VisibilityShape, params: dict[str, Any]) -> list[ColumnElement[bool]] | None:
-    """The scopes as separate terms, each one an index can serve; None means all tickets."""
+    """The scopes as separate terms, each one an index can serve; None means all tickets.
+
+    A term another one contains is left out (each is an index scan per list or counter): the actor's
+    own tickets when they are among their colleagues, and awaited roles limited to the actor's
+    companies when the company term is there — a customer admin's lists scan three branches, not five.
+    """
     if shape.all_tickets:
         return None
     branches: list[ColumnElement[bool]] = []
-    if shape.own:
+    if shape.own and not (shape.company and shape.own_among_colleagues):
         branches.append(_own(params))
     if shape.approval:
-        branches.extend(_approver_terms(shape, params))
+        branches.append(Ticket.approver_member_id == _param(params, "v_me"))
+        if shape.by_role and not (shape.company and shape.role_approval_in_companies):
+            branches.append(_approver_role(shape, params))
     if shape.company:
         branches.append(_of_my_companies(shape, params))
         branches.append(Ticket.initiator_id.in_(_colleagues(shape, params)))
