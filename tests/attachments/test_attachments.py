@@ -15,11 +15,12 @@ import fixflow
 from builders import World, login
 from fixflow.app import create_app
 from fixflow.attachments.models import Attachment
-from fixflow.attachments.service import ticket_files
+from fixflow.attachments.service import visible_files
 from fixflow.attachments.storage import Storage, TooLarge, clean_filename, sniff_content_type
 from fixflow.config import Settings
 from fixflow.core.db import Database
-from fixflow.tickets.models import Ticket, TicketHistory
+from fixflow.tickets.detail import load_ticket_profile
+from fixflow.tickets.models import TicketHistory
 
 API = "/api/v1"
 LIMIT = 2_000
@@ -320,11 +321,13 @@ def test_a_file_field_binds_its_upload_and_hides_it_with_the_field(
     customer = login(client, world.customer_a)
     assert client.get(url, headers=customer).status_code == 404  # initiator, but the field is hidden
     assert client.get(f"{API}/tickets/{ticket.json()['id']}/attachments", headers=customer).json() == []
-    # the customer app's ticket page lists files through ticket_files: the same rule
+    # the customer app's ticket page lists the profile's files through visible_files: the same rule
     with database.session() as s:
-        bound = s.get_one(Ticket, ticket.json()["id"])
-        assert ticket_files(s, world.customer_a.actor, bound) == []
-        assert [f.filename for f in ticket_files(s, world.cadmin_a.actor, bound)] == ["act.pdf"]
+        for person, expected in ((world.customer_a, []), (world.cadmin_a, ["act.pdf"])):
+            profile = load_ticket_profile(s, person.actor, ticket.json()["id"])
+            assert [f.filename for f in profile.files] == ["act.pdf"]  # stored, before the rule
+            shown = visible_files(s, person.actor, profile.ticket, profile.files)
+            assert [f.filename for f in shown] == expected
     # the bound file may be kept in the field on a later edit, but not reused on another ticket
     other = client.post(f"{API}/tickets", json=body, headers=dispatcher)
     assert other.status_code == 422 and other.json()["errors"][0]["field"] == "fields.act"

@@ -10,16 +10,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fixflow.accounts.actor import Actor
 from fixflow.attachments.models import Attachment
 from fixflow.attachments.storage import Storage, TooLarge, clean_filename
 from fixflow.core.errors import DomainError, FieldProblem, NotFound, ValidationFailed
-from fixflow.core.prebuilt import prebuilt_rows
 from fixflow.jobs.outbox import emit_event
 from fixflow.objects.queries import get_object_for_actor
 from fixflow.tickets.extensions import EXTENSIONS
@@ -120,6 +119,17 @@ def list_ticket_attachments(session: Session, actor: Actor, ticket: Ticket) -> l
     return list(rows)
 
 
+class StoredFile(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def filename(self) -> str: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def field_code(self) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class TicketFile:
     id: int
@@ -127,17 +137,11 @@ class TicketFile:
     content_type: str
 
 
-_TICKET_FILES = (
-    select(Attachment.id, Attachment.filename, Attachment.content_type, Attachment.field_code)
-    .where(Attachment.tenant_id == bindparam("tenant"), Attachment.ticket_id == bindparam("ticket"))
-    .order_by(Attachment.id)
-)
-
-
-def ticket_files(session: Session, actor: Actor, ticket: Ticket) -> list[TicketFile]:
-    """What the ticket profile lists of :func:`list_ticket_attachments`, read as plain rows (the
-    page's hot path: no entities, one prepared statement)."""
-    rows = prebuilt_rows(session, _TICKET_FILES, {"tenant": ticket.tenant_id, "ticket": ticket.id})
+def visible_files(
+    session: Session, actor: Actor, ticket: Ticket, rows: Sequence[StoredFile]
+) -> list[TicketFile]:
+    """The files of ``rows`` the actor may see: a file of an extra field only where that field is
+    shown to them. ``rows``: the ticket's files by id, as the profile reads them (``TicketDetail.files``)."""
     codes = visible_field_codes(session, actor, ticket) if any(r.field_code for r in rows) else set()
     return [
         TicketFile(r.id, r.filename, r.content_type)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from fixflow.accounts.actor import Actor
 from fixflow.accounts.logins import format_phone
 from fixflow.accounts.models import Account, Member, Role, person_name
+from fixflow.attachments.models import Attachment
 from fixflow.catalogs.refs import Ref, tenant_refs
 from fixflow.core.errors import NotFound
 from fixflow.core.prebuilt import prebuilt_rows
@@ -33,6 +34,16 @@ class PersonRef:
     id: int
     name: str
     phone: str
+
+
+@dataclass(frozen=True, order=True)
+class FileRow:
+    """A file of the ticket as stored, before the field rule (``attachments.service.visible_files``)."""
+
+    id: int
+    filename: str
+    content_type: str
+    field_code: str | None
 
 
 @dataclass(frozen=True)
@@ -60,6 +71,7 @@ class TicketDetail:
     can_rate: bool
     my_rating: dict[str, Any] | None
     timeline: list[TimelineEntry]
+    files: list[FileRow]  # every file of the ticket: show them through attachments.service.visible_files
 
 
 # The whole profile is one statement: the ticket (visibility applied) with its object, and beside it
@@ -96,6 +108,14 @@ def _beside_columns(me: Any) -> list[Any]:
             from_=history,
             where=[history.ticket_id == Ticket.id, history.kind.in_(_TIMELINE_KINDS)],
         ).label("timeline"),
+        json_rows(
+            Attachment.id,
+            Attachment.filename,
+            Attachment.content_type,
+            Attachment.field_code,
+            from_=Attachment,
+            where=[Attachment.ticket_id == Ticket.id, Attachment.tenant_id == Ticket.tenant_id],
+        ).label("files"),
         select(Favorite.ticket_id)
         .where(Favorite.ticket_id == Ticket.id, Favorite.member_id == me)
         .exists()
@@ -129,6 +149,7 @@ class _Beside:
     timeline: list[tuple[int, dt.datetime, str, Any]]  # (history id, at, kind, new)
     is_favorite: bool
     my_rating: dict[str, Any] | None
+    files: list[FileRow]
 
 
 def _beside_of(row: Any) -> _Beside:
@@ -144,6 +165,7 @@ def _beside_of(row: Any) -> _Beside:
         timeline=sorted((int(i), _utc(at), kind, new) for i, at, kind, new in _json(row.timeline)),
         is_favorite=bool(row.is_favorite),
         my_rating=rating,
+        files=sorted(FileRow(int(i), name, kind, code) for i, name, kind, code in _json(row.files)),
     )
 
 
@@ -266,4 +288,5 @@ def _detail(session: Session, actor: Actor, ticket: Ticket, place: _Place, besid
         can_rate=may_rate(session, actor, ticket),
         my_rating=beside.my_rating,
         timeline=_timeline(session, ticket, beside.timeline),
+        files=beside.files,
     )

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
-from fixflow.attachments.service import ticket_files
+from fixflow.attachments.service import visible_files
 from fixflow.attachments.storage import IMAGE_TYPES
 from fixflow.core.errors import DomainError
 from fixflow.core.i18n import N_
@@ -65,7 +65,7 @@ async def ticket_page(request: Request) -> Response:
             profile_tabs=PROFILE_TABS,
             fields=EXTENSIONS.fields.display_items(session, actor, ticket) if tab == "ticket" else [],
             works=work_rows(session, ticket) if tab == "works" else [],
-            files=ticket_files(session, actor, ticket) if tab == "ticket" else [],
+            files=visible_files(session, actor, ticket, detail.files) if tab == "ticket" else [],
             image_types=IMAGE_TYPES,
             criteria=active_criteria(session, actor.tenant_id) if my_rating else [],
             is_overdue=is_overdue(ticket),
