@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -14,6 +15,7 @@ from fixflow.accounts.models import Account
 from fixflow.core.errors import NotFound
 from fixflow.ratings.service import active_criteria, rate_ticket
 from fixflow.tickets.detail import load_ticket_profile, ticket_detail
+from fixflow.tickets.models import Ticket
 from fixflow.tickets.service import add_favorite
 
 
@@ -65,3 +67,27 @@ def test_the_profile_of_a_ticket_out_of_sight_is_not_found(session: Session, swo
     ticket = ticket_in_stage(session, sworld, "Новая")
     with pytest.raises(NotFound):
         load_ticket_profile(session, sworld.customer_b.actor, ticket.id)
+
+
+def test_the_profiles_ticket_is_the_stored_one_as_an_instance_of_the_session(
+    session: Session, sworld: World
+) -> None:
+    # Built from the profile's plain row (detail._persistent_ticket), not by the ORM's loading: every
+    # column must still arrive as loading would give it, and the instance behave as a loaded one.
+    ticket = ticket_in_stage(session, sworld, "Выполнена")
+    ticket.fields = {"note": "Ключ у охраны"}
+    session.flush()
+    session.expunge(ticket)
+
+    loaded = load_ticket_profile(session, sworld.customer_a.actor, ticket.id).ticket
+
+    assert loaded is not ticket
+    columns = [a.key for a in sa_inspect(Ticket).column_attrs]
+    assert {c: getattr(loaded, c) for c in columns} == {c: getattr(ticket, c) for c in columns}
+    assert loaded.closed_at is None and loaded.completed_at is not None
+    assert loaded.completed_at.tzinfo is not None and loaded.fields == {"note": "Ключ у охраны"}
+    state = sa_inspect(loaded)
+    assert state.persistent and not state.unloaded and not state.modified
+    assert loaded in session and not session.dirty and not session.new
+    assert session.get(Ticket, ticket.id) is loaded
+    assert load_ticket_profile(session, sworld.customer_a.actor, ticket.id).ticket is loaded

@@ -8,7 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, join, select
-from sqlalchemy.orm import Session
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_dict
+from sqlalchemy.orm.base import manager_of_class
+from sqlalchemy.orm.util import identity_key
 
 from fixflow.accounts.actor import Actor
 from fixflow.accounts.logins import format_phone
@@ -233,7 +237,7 @@ def load_ticket_profile(session: Session, actor: Actor, ticket_id: int) -> Ticke
         me: Any = bindparam("v_me")
         return (
             select(
-                Ticket,
+                *(column.label(label) for label, column in _TICKET_COLUMNS),
                 ServiceObject.name.label("place_name"),
                 ServiceObject.path.label("place_path"),
                 *_beside_columns(me),
@@ -244,13 +248,38 @@ def load_ticket_profile(session: Session, actor: Actor, ticket_id: int) -> Ticke
         )
 
     stmt = shaped_statement(("profile", shape), build)
-    rows = prebuilt_rows(session, stmt, params, carrier=True, entities=True)
+    rows = prebuilt_rows(session, stmt, params, carrier=True)
     if not rows:
         raise NotFound("Ticket not found")
     row = rows[0]
-    ticket: Ticket = row[0]
+    ticket = _persistent_ticket(session, row)
     place = _Place(ticket.object_id, ticket.tenant_id, row.place_name, row.place_path)
     return _detail(session, actor, ticket, place, _beside_of(row))
+
+
+# The ticket's columns under labels of their own (the profile's other columns have names a ticket
+# attribute has too: rating_score) → (label, column, attribute).
+_TICKET_ATTRIBUTES = tuple((f"t_{a.key}", a.columns[0], a.key) for a in sa_inspect(Ticket).column_attrs)
+_TICKET_COLUMNS = tuple((label, column) for label, column, _key in _TICKET_ATTRIBUTES)
+
+
+def _persistent_ticket(session: Session, row: Any) -> Ticket:
+    """The row's ticket as an instance of the session, as if loaded (relationships still load lazily).
+
+    Built from the profile's plain row: as an ORM entity the statement went through SQLAlchemy's
+    loading machinery, ≈ 0.35 ms of a ≈ 1.5 ms ticket page.
+    """
+    key = identity_key(Ticket, (row.t_id,))
+    found = session.identity_map.get(key)
+    if isinstance(found, Ticket):
+        return found
+    ticket: Ticket = manager_of_class(Ticket).new_instance()
+    instance_dict(ticket).update(
+        (attribute, getattr(row, label)) for label, _column, attribute in _TICKET_ATTRIBUTES
+    )
+    make_transient_to_detached(ticket)
+    session.add(ticket)
+    return ticket
 
 
 def ticket_detail(session: Session, actor: Actor, ticket: Ticket) -> TicketDetail:
