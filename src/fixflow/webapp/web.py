@@ -48,6 +48,11 @@ SESSION_COOKIE = "fixflow_session"
 LANG_COOKIE = "lang"
 CSRF_COOKIE = "fixflow_csrf"
 CSRF_FIELD = "csrf_token"
+
+
+def csrf_input(token: str) -> Markup:
+    """The hidden input every form posts its CSRF token in (a page's ``csrf_input``)."""
+    return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, token)
 LOGIN_URL = "/app/login"
 HOME_URL = "/app/tickets"
 YEAR = 365 * 24 * 3600
@@ -164,6 +169,7 @@ class Web:
         return {
             "csrf_token": self.csrf_token,
             "csrf_field": CSRF_FIELD,
+            "csrf_input": csrf_input(self.csrf_token),
             "nonce": self.nonce,
             "tz": self.timezone,
             "palette": palette_css(colors),
@@ -368,6 +374,7 @@ def error_page(request: Request, exc: DomainError) -> Response:
         context: dict[str, Any] = {
             "csrf_token": "",
             "csrf_field": CSRF_FIELD,
+            "csrf_input": csrf_input(""),
             "nonce": nonce,
             "tz": timezone,
             "palette": "",
