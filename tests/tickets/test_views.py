@@ -23,6 +23,7 @@ from fixflow.tickets.queries import (
     TicketView,
     _approver_role,
     _own,
+    branch_view_term,
     branches_of,
     tenant_terms,
     view_branches,
@@ -229,6 +230,15 @@ def test_a_views_own_branches_find_exactly_what_every_branch_finds(
                 return set(session.scalars(select(Ticket.id).where(*where), p))
 
             assert found(own) == found(every), (key, view)
+            # each branch with the view's branch term, as the lists and counters run them
+            term = branch_view_term(view, shape, params)
+            by_branch = set().union(
+                *(
+                    session.scalars(select(Ticket.id).where(*tenant_terms(shape, params), term, b), params)
+                    for b in own
+                )
+            )
+            assert by_branch == found(every), (key, view)
             checked += len(every) - len(own)
     assert checked > 0  # some view of some person was narrowed
 

@@ -26,6 +26,7 @@ from fixflow.tickets.queries import (
     TicketView,
     VisibilityShape,
     approval_possible,
+    branch_view_term,
     favorites_of_everyone,
     shaped_statement,
     tenant_terms,
@@ -338,7 +339,6 @@ def _list_statement(
     """The page query; ids come from ``params`` only (it may serve every actor of this shape)."""
     archive = view is TicketView.ARCHIVE
     narrowing = [
-        view_term(view, shape, params),
         *_filter_terms(params, session.get_bind().dialect.name),
         *_uncached_filter_terms(session, actor, filters),
     ]
@@ -364,7 +364,7 @@ def _list_statement(
     stmt = (
         select(*_CARD_COLUMNS, favorite.is_not(None).label("is_favorite"))
         .join(ServiceObject, ServiceObject.id == Ticket.object_id)
-        .where(visibility_of(shape, params), *narrowing)
+        .where(visibility_of(shape, params), view_term(view, shape, params), *narrowing)
     )
     branches = view_branches(view, shape, params)
     if branches and by_branch:
@@ -374,7 +374,7 @@ def _list_statement(
         # page is cut from their union.
         # The page's ids are cut from that union before the join: the tickets, objects and favourites
         # are then read for the page's rows only, not for every branch's first page.
-        common = [*tenant_terms(shape, params), *narrowing]
+        common = [*tenant_terms(shape, params), branch_view_term(view, shape, params), *narrowing]
         keys = (Ticket.closed_at, Ticket.id) if archive else (Ticket.id,)
         first_order = _branch_order(archive, session.get_bind().dialect.name)
         firsts = [
@@ -533,7 +533,7 @@ def _count_columns(
 def _count_by_branch(view: TicketView, shape: VisibilityShape, params: dict[str, Any], dialect: str) -> Any:
     """A capped count as the distinct ids of each scope branch's own capped index scan (list order)."""
     branches = view_branches(view, shape, params) or []
-    narrowing = [*tenant_terms(shape, params), view_term(view, shape, params)]
+    narrowing = [*tenant_terms(shape, params), branch_view_term(view, shape, params)]
     order = _branch_order(view is TicketView.ARCHIVE, dialect)
     firsts = [
         select(Ticket.id).where(*narrowing, branch).order_by(*order).limit(COUNT_CAP + 1).subquery()

@@ -276,6 +276,21 @@ def favorites_of_everyone(shape: VisibilityShape, params: dict[str, Any]) -> Sel
     return ids
 
 
+def branch_view_term(view: TicketView, shape: VisibilityShape, params: dict[str, Any]) -> ColumnElement[bool]:
+    """:func:`view_term` for a branch of :func:`view_branches`, which may already imply part of it.
+
+    An approval view's branches are its approver terms: repeating them as an OR beside each branch
+    made PostgreSQL combine indexes for the OR and read a customer admin's company (148 rows, 0.46 ms)
+    to count their approval badge.
+    """
+    if view is TicketView.APPROVAL and shape.approval:
+        if not approval_possible(params):
+            return false()
+        stages = _param(params, "v_approval_stages", expanding=True)
+        return and_(Ticket.stage_id.in_(stages), Ticket.closed_at.is_(None))
+    return view_term(view, shape, params)
+
+
 def view_term(view: TicketView, shape: VisibilityShape, params: dict[str, Any]) -> ColumnElement[bool]:
     match view:
         case TicketView.MINE:
