@@ -1,5 +1,8 @@
 """list indexes cover deleted_at; the deleted tickets indexed; favourites carry the tenant
 
+Rebuilds six indexes of tickets on PostgreSQL (1M tickets: ≈ 5 s), holding writes to the table meanwhile;
+on a much larger table run it in a quiet hour.
+
 Revision ID: 0009
 Revises: 0008
 Create Date: 2026-11-28 17:00:00
