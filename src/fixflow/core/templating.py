@@ -23,6 +23,7 @@ from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
 from fixflow.core.i18n import SUPPORTED_LOCALES, get_translations
+from fixflow.core.icons import icon
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 DEFAULT_TZ = "Europe/Moscow"
@@ -244,6 +245,7 @@ def environment(locale: str) -> Environment:
     env.filters.update(_make_filters(locale))
     env.globals["locale"] = locale
     env.globals["memo_cards"] = _memo_cards(locale)
+    env.globals["icon"] = icon
     return env
 
 
