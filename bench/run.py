@@ -120,8 +120,30 @@ def catch_up_schema(url: str) -> None:
     for table in Base.metadata.sorted_tables:  # create_all adds no index to a table that exists
         for index in table.indexes:
             index.create(engine, checkfirst=True)
+    rebuild_changed_covering_indexes(engine)
     engine.dispose()
     command.stamp(alembic_config(url), "head")
+
+
+def rebuild_changed_covering_indexes(engine: Any) -> None:
+    """Indexes whose INCLUDE columns changed since the database was seeded (an index of that name exists,
+    so ``checkfirst`` keeps the old one) are dropped and built again as the models define them."""
+    from sqlalchemy import text
+
+    from fixflow.models import Base
+
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect() as conn:
+        definitions = dict(conn.execute(text("SELECT indexname, indexdef FROM pg_indexes")).all())
+    for table in Base.metadata.sorted_tables:
+        for index in table.indexes:
+            include = index.dialect_options["postgresql"]["include"]
+            found = definitions.get(str(index.name))
+            if include and found is not None and f"INCLUDE ({', '.join(include)})" not in found:
+                print(f"rebuilding {index.name} (its INCLUDE columns changed)", flush=True)
+                index.drop(engine)
+                index.create(engine)
 
 
 def fixflow(*args: str) -> list[str]:
