@@ -598,6 +598,17 @@ def test_favorites_counter_of_who_sees_everything_drops_deleted_tickets_unless_t
     assert count_views(session, dispatcher)["favorites"] == 2
     assert len(ids(session, owner, TicketView.FAVORITES)) == count_views(session, owner)["favorites"] == 3
     assert count_views(session, sworld.customer_a.actor)["favorites"] == 0  # others' favourites are theirs
+    # the cards' flag: a probe per row for whoever sees everything, an outer join for customers
+    add_favorite(session, sworld.customer_a.actor, mixed["a_open"])
+    expected = {
+        (dispatcher, TicketView.ALL): {kept.id},
+        (dispatcher, TicketView.ARCHIVE): {mixed["a_closed"].id},
+        (sworld.customer_a.actor, TicketView.ALL): {mixed["a_open"].id},
+        (sworld.customer_a.actor, TicketView.ARCHIVE): set(),
+    }
+    for (actor, view), marked in expected.items():
+        cards = list_tickets(session, actor, view, TicketFilters(), limit=100).items
+        assert cards and {c.id for c in cards if c.is_favorite} == marked, (actor.member_id, view)
 
 
 def test_company_scope_pages_merge_every_branch_in_order(session: Session, sworld: World) -> None:
