@@ -83,33 +83,31 @@ def _forced_plan(session: Session, probe: str, parameters: dict[str, Any], index
     return plan
 
 
-def test_the_read_connections_use_the_generic_plan_mode(database: Database) -> None:
-    async def mode() -> str:
+def _read_connection_setting(database: Database, name: str) -> str:
+    """``SHOW name`` on the event loop's read connections (``Database.open_async_reads``)."""
+
+    async def show() -> str:
         await database.open_async_reads()
         try:
             engine = database.async_reads()
             assert engine is not None
             async with engine.connect() as conn:
-                return str((await conn.execute(text("SHOW plan_cache_mode"))).scalar_one())
+                return str((await conn.execute(text(f"SHOW {name}"))).scalar_one())
         finally:
             await database.close_async_reads()
 
-    assert asyncio.run(mode()) == READ_PLAN_CACHE_MODE == "force_generic_plan"
+    return asyncio.run(show())
+
+
+def test_the_read_connections_use_the_generic_plan_mode(database: Database) -> None:
+    assert (
+        _read_connection_setting(database, "plan_cache_mode") == READ_PLAN_CACHE_MODE == "force_generic_plan"
+    )
 
 
 def test_no_connection_compiles_statements_just_in_time(database: Database) -> None:
     # A generic plan takes a LIMIT parameter for a tenth of the rows; a page's estimated cost then
     # crossed jit_above_cost and PostgreSQL spent 10 ms compiling a 26-row read.
-    async def read_setting() -> str:
-        await database.open_async_reads()
-        try:
-            engine = database.async_reads()
-            assert engine is not None
-            async with engine.connect() as conn:
-                return str((await conn.execute(text("SHOW jit"))).scalar_one())
-        finally:
-            await database.close_async_reads()
-
-    assert asyncio.run(read_setting()) == "off"
+    assert _read_connection_setting(database, "jit") == "off"
     with database.engine.connect() as conn:
         assert conn.execute(text("SHOW jit")).scalar_one() == "off"
