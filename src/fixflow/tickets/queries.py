@@ -131,10 +131,15 @@ def _unassigned_new() -> ColumnElement[bool]:
 
 
 def _approver_terms(shape: VisibilityShape, params: dict[str, Any]) -> list[ColumnElement[bool]]:
-    terms: list[ColumnElement[bool]] = [Ticket.approver_member_id == _param(params, "v_me")]
+    terms = [_approver_member(params)]
     if shape.by_role:
         terms.append(_approver_role(shape, params))
     return terms
+
+
+def _approver_member(params: dict[str, Any]) -> ColumnElement[bool]:
+    named: ColumnElement[bool] = Ticket.approver_member_id == _param(params, "v_me")
+    return named
 
 
 def _approver_role(shape: VisibilityShape, params: dict[str, Any]) -> ColumnElement[bool]:
@@ -171,7 +176,7 @@ def branches_of(shape: VisibilityShape, params: dict[str, Any]) -> list[ColumnEl
     if shape.own and not (shape.company and shape.own_among_colleagues):
         branches.append(_own(params))
     if shape.approval:
-        branches.append(Ticket.approver_member_id == _param(params, "v_me"))
+        branches.append(_approver_member(params))
         if shape.by_role and not (shape.company and shape.role_approval_in_companies):
             branches.append(_approver_role(shape, params))
     if shape.company:

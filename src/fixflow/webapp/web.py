@@ -48,16 +48,16 @@ SESSION_COOKIE = "fixflow_session"
 LANG_COOKIE = "lang"
 CSRF_COOKIE = "fixflow_csrf"
 CSRF_FIELD = "csrf_token"
-
-
-def csrf_input(token: str) -> Markup:
-    """The hidden input every form posts its CSRF token in (a page's ``csrf_input``)."""
-    return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, token)
 LOGIN_URL = "/app/login"
 HOME_URL = "/app/tickets"
 YEAR = 365 * 24 * 3600
 
 T = TypeVar("T")
+
+
+def csrf_input(token: str) -> Markup:
+    """The hidden input every form posts its CSRF token in (a page's ``csrf_input``)."""
+    return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, token)
 
 
 class LoginRequired(Exception):
