@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from builders import World, login
@@ -47,7 +48,8 @@ def test_reads_in_flight_are_capped_and_served_in_arrival_order(
             await asyncio.gather(*first, *later)
             engine = capped.async_reads()
             assert engine is not None
-            return int(engine.pool.checkedin())  # type: ignore[attr-defined]
+            pool: Any = engine.pool
+            return int(pool.checkedin()) + int(pool.checkedout())  # held between reads: checked out
         finally:
             await capped.close_async_reads()
             capped.dispose()
@@ -58,3 +60,49 @@ def test_reads_in_flight_are_capped_and_served_in_arrival_order(
     entered = [e.split()[0] for e in events if e.endswith(" in")]
     assert entered[2:] == ["c", "d", "e"], events
     assert connections == 2  # never more connections than reads in flight
+
+
+def test_reads_keep_their_connection_between_turns_but_never_a_broken_one(
+    client: TestClient, world: World, database: Database
+) -> None:
+    if database.dialect != "postgresql":
+        pytest.skip("the event-loop read connections are PostgreSQL's")
+    token = login(client, world.customer_a)["Authorization"].removeprefix("Bearer ")
+    held = Database(database.url, read_concurrency=1)
+    request: Any = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(db=held)))
+
+    def backend(session: Session, auth: Authenticated) -> int:
+        return int(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+    def breaks(session: Session, auth: Authenticated) -> None:
+        session.connection().invalidate()  # as a dropped connection leaves it
+        raise RuntimeError("the read failed")
+
+    def fails(session: Session, auth: Authenticated) -> None:
+        session.execute(text("SELECT 1 / 0"))
+
+    async def scenario() -> list[int]:
+        await held.open_async_reads()
+        try:
+            first = await run_authenticated(request, token, backend)
+            engine = held.async_reads()
+            assert engine is not None
+            pool: Any = engine.pool
+            assert pool.checkedout() == 1  # kept between reads, not returned to the pool
+            again = await run_authenticated(request, token, backend)
+            with pytest.raises(RuntimeError):
+                await run_authenticated(request, token, breaks)
+            replaced = await run_authenticated(request, token, backend)
+            with pytest.raises(DBAPIError):
+                await run_authenticated(request, token, fails)
+            after_error = await run_authenticated(request, token, backend)
+            return [first, again, replaced, after_error]
+        finally:
+            await held.close_async_reads()
+            held.dispose()
+
+    first, again, replaced, after_error = asyncio.run(scenario())
+    assert again == first  # the same connection, not one from the pool each time
+    assert replaced != first  # a broken connection is not handed out again
+    assert after_error == replaced  # a failed statement leaves the connection usable
+    assert not held._held_reads  # closing the reads closes what they held

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util import greenlet_spawn
+
+T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -91,6 +94,11 @@ READ_PLAN_CACHE_MODE = "force_generic_plan"
 SESSION_OPTIONS = "-c TimeZone=UTC -c jit=off"
 
 
+def _close_all(connections: list[Connection]) -> None:
+    for connection in connections:
+        connection.close()
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -144,6 +152,7 @@ class Database:
         # Per event loop (an async pool is bound to the loop it was made in): see open_async_reads.
         self._async_reads: dict[asyncio.AbstractEventLoop, AsyncEngine] = {}
         self._read_turns: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
+        self._held_reads: dict[asyncio.AbstractEventLoop, list[Connection]] = {}
 
     @property
     def dialect(self) -> str:
@@ -176,10 +185,33 @@ class Database:
         self._read_turns[loop] = asyncio.Semaphore(self.read_concurrency)
 
     async def close_async_reads(self) -> None:
-        self._read_turns.pop(asyncio.get_running_loop(), None)
-        engine = self._async_reads.pop(asyncio.get_running_loop(), None)
+        loop = asyncio.get_running_loop()
+        self._read_turns.pop(loop, None)
+        held = self._held_reads.pop(loop, [])
+        if held:
+            await greenlet_spawn(_close_all, held)
+        engine = self._async_reads.pop(loop, None)
         if engine is not None:
             await engine.dispose()
+
+    def on_held_read_connection(self, loop: asyncio.AbstractEventLoop, work: Callable[[Connection], T]) -> T:
+        """``work`` on a read connection of ``loop``'s engine kept checked out between reads.
+
+        Called in SQLAlchemy's greenlet within a read turn (``read_turn``), so there are never more of
+        them than turns. Taking a connection from the pool and giving it back, with its set-up and
+        reset, was ≈ 0.1 ms of every hot read; a session bound to a held connection skips it (the
+        connections are in autocommit: a read leaves nothing behind but its prepared statements). A
+        connection that broke or is left in a transaction is given back to the pool instead.
+        """
+        idle = self._held_reads.setdefault(loop, [])
+        connection = idle.pop() if idle else self._async_reads[loop].sync_engine.connect()
+        try:
+            return work(connection)
+        finally:
+            if connection.invalidated or connection.closed or connection.in_transaction():
+                connection.close()
+            else:
+                idle.append(connection)
 
     def async_reads(self) -> AsyncEngine | None:
         """The running loop's async read engine, if it has one."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from functools import partial
 from typing import Annotated, Any, TypeVar, cast
@@ -149,10 +150,13 @@ async def run_authenticated(request: Request, token: str, work: Callable[[Sessio
     engine = database.async_reads()
     if engine is None:
         return await run_in_threadpool(job, factory)
-    # One greenlet for the whole job, connection checkout and return included (AsyncConnection's own
-    # connect/run_sync/close spawn one each).
+    # One greenlet for the whole job (AsyncConnection's own connect/run_sync/close spawn one each), on
+    # a connection held between reads (Database.on_held_read_connection).
+    loop = asyncio.get_running_loop()
     async with database.read_turn():
-        result: T = await greenlet_spawn(job, partial(factory, bind=engine.sync_engine))
+        result: T = await greenlet_spawn(
+            database.on_held_read_connection, loop, lambda connection: job(partial(factory, bind=connection))
+        )
     return result
 
 
