@@ -19,8 +19,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     database_url: str = ""
     # Test each pooled PostgreSQL connection with a round trip before use. Off by default: it costs a
-    # round trip per request, and without it a database restart fails one request per process (the
-    # pool is then discarded and rebuilt). Turn it on behind proxies that drop idle connections.
+    # round trip per request, and without it a database restart fails a request or two per process
+    # (the pool is then discarded and rebuilt; the hot reads' held connections each fail once). On,
+    # hot reads no longer keep their connections between turns. Turn it on behind proxies that drop
+    # idle connections.
     database_pre_ping: bool = False
     # Reads in flight at once per server process on its event-loop connections (lists, counters,
     # ticket profiles); further requests wait their turn in the process, in arrival order. More in

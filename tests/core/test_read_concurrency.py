@@ -106,3 +106,31 @@ def test_reads_keep_their_connection_between_turns_but_never_a_broken_one(
     assert replaced != first  # a broken connection is not handed out again
     assert after_error == replaced  # a failed statement leaves the connection usable
     assert not held._held_reads  # closing the reads closes what they held
+
+
+def test_with_pre_ping_reads_check_their_connection_out_each_time(
+    client: TestClient, world: World, database: Database
+) -> None:
+    # FIXFLOW_DATABASE_PRE_PING asks for every connection to be tested before use: nothing is held.
+    if database.dialect != "postgresql":
+        pytest.skip("the event-loop read connections are PostgreSQL's")
+    token = login(client, world.customer_a)["Authorization"].removeprefix("Bearer ")
+    pinged = Database(database.url, read_concurrency=1, pool_pre_ping=True)
+    request: Any = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(db=pinged)))
+
+    def read(session: Session, auth: Authenticated) -> int:
+        return int(session.execute(text("SELECT 1")).scalar_one())
+
+    async def scenario() -> int:
+        await pinged.open_async_reads()
+        try:
+            assert await run_authenticated(request, token, read) == 1
+            engine = pinged.async_reads()
+            assert engine is not None
+            pool: Any = engine.pool
+            return int(pool.checkedout())
+        finally:
+            await pinged.close_async_reads()
+            pinged.dispose()
+
+    assert asyncio.run(scenario()) == 0

@@ -201,14 +201,17 @@ class Database:
         them than turns. Taking a connection from the pool and giving it back, with its set-up and
         reset, was ≈ 0.1 ms of every hot read; a session bound to a held connection skips it (the
         connections are in autocommit: a read leaves nothing behind but its prepared statements). A
-        connection that broke or is left in a transaction is given back to the pool instead.
+        connection that broke or is left in a transaction is given back to the pool instead. With
+        ``pool_pre_ping`` (``FIXFLOW_DATABASE_PRE_PING``) nothing is held: every read then checks its
+        connection out, and the pool tests it first.
         """
         idle = self._held_reads.setdefault(loop, [])
         connection = idle.pop() if idle else self._async_reads[loop].sync_engine.connect()
         try:
             return work(connection)
         finally:
-            if connection.invalidated or connection.closed or connection.in_transaction():
+            spent = connection.invalidated or connection.closed or connection.in_transaction()
+            if spent or self._engine_kwargs.get("pool_pre_ping"):
                 connection.close()
             else:
                 idle.append(connection)
