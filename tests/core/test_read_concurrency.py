@@ -20,14 +20,21 @@ from fixflow.core.db import Database
 from fixflow.core.http import run_authenticated
 
 
-def test_reads_in_flight_are_capped_and_served_in_arrival_order(
-    client: TestClient, world: World, database: Database
-) -> None:
+def _reads_of_own(
+    client: TestClient, world: World, database: Database, **options: Any
+) -> tuple[str, Database, Any]:
+    """A customer's token, a Database of its own with ``options`` and a request reaching it (PostgreSQL)."""
     if database.dialect != "postgresql":
         pytest.skip("the event-loop read connections are PostgreSQL's")
     token = login(client, world.customer_a)["Authorization"].removeprefix("Bearer ")
-    capped = Database(database.url, read_concurrency=2)
-    request: Any = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(db=capped)))
+    own = Database(database.url, **options)
+    return token, own, SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(db=own)))
+
+
+def test_reads_in_flight_are_capped_and_served_in_arrival_order(
+    client: TestClient, world: World, database: Database
+) -> None:
+    token, capped, request = _reads_of_own(client, world, database, read_concurrency=2)
     events: list[str] = []
 
     def reading(name: str, seconds: float) -> Any:
@@ -65,11 +72,7 @@ def test_reads_in_flight_are_capped_and_served_in_arrival_order(
 def test_reads_keep_their_connection_between_turns_but_never_a_broken_one(
     client: TestClient, world: World, database: Database
 ) -> None:
-    if database.dialect != "postgresql":
-        pytest.skip("the event-loop read connections are PostgreSQL's")
-    token = login(client, world.customer_a)["Authorization"].removeprefix("Bearer ")
-    held = Database(database.url, read_concurrency=1)
-    request: Any = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(db=held)))
+    token, held, request = _reads_of_own(client, world, database, read_concurrency=1)
 
     def backend(session: Session, auth: Authenticated) -> int:
         return int(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
@@ -112,11 +115,7 @@ def test_with_pre_ping_reads_check_their_connection_out_each_time(
     client: TestClient, world: World, database: Database
 ) -> None:
     # FIXFLOW_DATABASE_PRE_PING asks for every connection to be tested before use: nothing is held.
-    if database.dialect != "postgresql":
-        pytest.skip("the event-loop read connections are PostgreSQL's")
-    token = login(client, world.customer_a)["Authorization"].removeprefix("Bearer ")
-    pinged = Database(database.url, read_concurrency=1, pool_pre_ping=True)
-    request: Any = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(db=pinged)))
+    token, pinged, request = _reads_of_own(client, world, database, read_concurrency=1, pool_pre_ping=True)
 
     def read(session: Session, auth: Authenticated) -> int:
         return int(session.execute(text("SELECT 1")).scalar_one())
