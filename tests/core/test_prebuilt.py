@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, event, select, text
+from sqlalchemy import Integer, bindparam, event, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -14,7 +14,7 @@ from builders import World, make_ticket
 from fixflow.accounts import actorcache
 from fixflow.accounts.service import _SESSION_LOOKUP_FINGERPRINTED
 from fixflow.core.db import Database
-from fixflow.core.prebuilt import _prepare, _with_column, prebuilt_rows
+from fixflow.core.prebuilt import _cursor_of, _prepare, _with_column, prebuilt_rows
 from fixflow.tickets.models import Ticket
 
 _BY_IDS = (
@@ -25,6 +25,7 @@ _BY_IDS = (
 _NOT_IN = select(Ticket.id).where(
     Ticket.tenant_id == bindparam("tenant"), Ticket.id.not_in(bindparam("ids", expanding=True))
 )
+_ECHO = select(bindparam("value", type_=Integer).label("value"))
 _LIMITED = select(Ticket.id).where(Ticket.tenant_id == bindparam("tenant")).order_by(Ticket.id).limit(2)
 
 
@@ -81,6 +82,22 @@ def test_database_errors_surface_as_sqlalchemy_errors(session: Session) -> None:
     broken = select(Ticket.id).where(text("no_such_column = 1"))
     with pytest.raises(DBAPIError):
         prebuilt_rows(session, broken, {})
+
+
+def test_a_connection_keeps_one_cursor_which_outlives_a_failed_statement(database: Database) -> None:
+    if database.dialect != "postgresql":
+        pytest.skip("statements run on the driver on PostgreSQL only")
+    with database.read_session_factory() as reading:
+        assert [r.value for r in prebuilt_rows(reading, _ECHO, {"value": 1})] == [1]
+        cursor = _cursor_of(reading.connection())
+        with pytest.raises(DBAPIError):
+            prebuilt_rows(reading, select(Ticket.id).where(text("no_such_column = 1")), {})
+        assert [r.value for r in prebuilt_rows(reading, _ECHO, {"value": 2})] == [2]
+        assert _cursor_of(reading.connection()) is cursor
+        reading.connection().invalidate()  # the pool discards the connection, and its cursor with it
+    with database.read_session_factory() as reading:
+        assert [r.value for r in prebuilt_rows(reading, _ECHO, {"value": 3})] == [3]
+        assert _cursor_of(reading.connection()) is not cursor
 
 
 def test_a_read_session_refuses_to_write(database: Database, sworld: World) -> None:

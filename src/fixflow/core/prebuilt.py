@@ -47,6 +47,7 @@ if getattr(psycopg._queries, "MAX_CACHED_STATEMENT_LENGTH", _STATEMENT_TEXT_CACH
 _EXPANDING = re.compile(r"(NOT )?IN \(__\[POSTCOMPILE_(\w+)\]\)")
 _MAX_COMPILED = 4096
 CARRIED_CHECK = "fixflow.carried_check"  # session.info: the CarriedCheck the next carrier statement takes
+_CURSOR = "fixflow.prebuilt_cursor"  # a pooled connection's info: its cursor (_cursor_of)
 
 
 class CarriedCheck(Protocol):
@@ -92,10 +93,26 @@ def _with_column(
 
 
 async def _fetch_async(cursor: Any, sql: str, values: dict[str, Any]) -> list[Any]:
-    async with cursor:
-        await cursor.execute(sql, values)
-        rows: list[Any] = await cursor.fetchall()
-        return rows
+    await cursor.execute(sql, values)
+    rows: list[Any] = await cursor.fetchall()
+    return rows
+
+
+def _cursor_of(connection: Connection) -> Any:
+    """The driver connection's own cursor for prebuilt statements, made once and kept with it.
+
+    A connection runs one statement at a time, and a cursor's ``execute`` starts afresh, so one
+    cursor serves every prebuilt statement of its connection. Making and closing one per statement
+    was ≈ 35 µs of a list page's ≈ 175 in psycopg (bench/RESULTS.md, eighth session). It goes with
+    the connection when the pool discards it.
+    """
+    fairy = connection.connection
+    cursor = fairy.info.get(_CURSOR)
+    driver = fairy.driver_connection
+    if cursor is None or cursor.closed or cursor.connection is not driver:
+        cursor = driver.cursor(row_factory=namedtuple_row)  # type: ignore[union-attr]
+        fairy.info[_CURSOR] = cursor
+    return cursor
 
 
 def check_carried(session: Session) -> None:
@@ -187,8 +204,7 @@ def _rows(session: Session, statement: AnySelect, params: dict[str, Any]) -> Seq
             values[name] = [process(v) for v in value]
         elif value is not None:
             values[name] = process(value)
-    driver = connection.connection.driver_connection
-    cursor: Any = driver.cursor(row_factory=namedtuple_row)  # type: ignore[union-attr]
+    cursor = _cursor_of(connection)
     dispatch = connection.dispatch
     if dispatch.before_cursor_execute:
         dispatch.before_cursor_execute(connection, cursor, prepared.sql, values, None, False)
@@ -202,9 +218,6 @@ def _rows(session: Session, statement: AnySelect, params: dict[str, Any]) -> Seq
         # The same exception types as through SQLAlchemy. A lost connection is not flagged here; the
         # pool finds it out when it resets the connection on return, and discards it.
         raise DBAPIError.instance(prepared.sql, values, exc, psycopg.Error) from exc
-    finally:
-        if not isinstance(cursor, psycopg.AsyncCursor):
-            cursor.close()
     if dispatch.after_cursor_execute:
         dispatch.after_cursor_execute(connection, cursor, prepared.sql, values, None, False)
     return rows
