@@ -48,6 +48,17 @@ class Ticket(Base):
             sqlite_where=text("closed_at IS NULL"),
             postgresql_include=["deleted_at"],
         ),
+        # The same for whoever sees every open ticket (dispatchers): their «all» list and its counter
+        # read the tenant's open ids in order from the index alone, however many closed tickets lie
+        # between them (on the primary key, backwards, they filtered every closed row they passed).
+        Index(
+            "ix_tickets_open_ids",
+            "tenant_id",
+            "id",
+            postgresql_where=text("closed_at IS NULL"),
+            sqlite_where=text("closed_at IS NULL"),
+            postgresql_include=["deleted_at"],
+        ),
         # Approval scopes are list branches of their own (tickets.listing), so they get list-shaped indexes.
         Index(
             "ix_tickets_approver_member_open",
