@@ -33,6 +33,7 @@ class TenantRefs:
     statuses_in_order: tuple[Ref, ...]
     published_types: tuple[Ref, ...]
     criticalities_in_order: tuple[Ref, ...]
+    default_criticality_id: int | None  # a new ticket's when none is chosen
     colors: frozenset[str]
 
 
@@ -56,7 +57,7 @@ def _load(session: Session, tenant_id: int) -> TenantRefs:
         select(WorkType.id, WorkType.name).where(WorkType.tenant_id == tenant_id).order_by(WorkType.id)
     )
     criticalities = session.execute(
-        select(Criticality.id, Criticality.name, Criticality.color)
+        select(Criticality.id, Criticality.name, Criticality.color, Criticality.is_default)
         .where(Criticality.tenant_id == tenant_id)
         .order_by(Criticality.sort_order, Criticality.id)
     ).all()
@@ -69,5 +70,6 @@ def _load(session: Session, tenant_id: int) -> TenantRefs:
         criticalities={r.id: Ref(r.id, r.name, r.color) for r in criticalities},
         published_types=tuple(Ref(r.id, r.name) for r in types if r.published),
         criticalities_in_order=tuple(Ref(r.id, r.name, r.color) for r in criticalities),
+        default_criticality_id=next((r.id for r in criticalities if r.is_default), None),
         colors=frozenset(r.color for r in (*statuses, *criticalities) if r.color),
     )

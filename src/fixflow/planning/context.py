@@ -89,7 +89,7 @@ class BatchContext:
         self.ancestors: dict[int, ServiceObject] = {}
         self.zones: dict[int, str] = {}
         self.company_codes: dict[int, str | None] = {}
-        self.rules: dict[int, list[RuleSpec]] = {}
+        self.rules: dict[int, tuple[RuleSpec, ...]] = {}
 
     @classmethod
     def load(cls, session: Session, links: Sequence[Link]) -> BatchContext:

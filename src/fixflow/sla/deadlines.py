@@ -8,11 +8,13 @@ closing time, work-type closing time).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fixflow.catalogs.models import TicketType, WorkType
+from fixflow.core.configcache import config_cached
 from fixflow.objects.models import ServiceObject
 from fixflow.sla.models import ServiceSchedule, SlaRule
 from fixflow.sla.rules import RuleSpec, TicketKey, choose_rule, rule_deadline
@@ -32,13 +34,19 @@ def _ids(values: list[int] | None) -> frozenset[int] | None:
     return frozenset(values) if values is not None else None
 
 
-def load_rules(session: Session, tenant_id: int) -> list[RuleSpec]:
+def load_rules(session: Session, tenant_id: int) -> tuple[RuleSpec, ...]:
+    """The tenant's active SLA rules, read once per configuration version (``core.configcache``):
+    every ticket creation needs them, and they change only when an admin edits rules or schedules."""
+    return config_cached(session, tenant_id, "sla_rules", lambda: _read_rules(session, tenant_id))
+
+
+def _read_rules(session: Session, tenant_id: int) -> tuple[RuleSpec, ...]:
     rows = session.execute(
         select(SlaRule, ServiceSchedule.definition)
         .join(ServiceSchedule, ServiceSchedule.id == SlaRule.schedule_id)
         .where(SlaRule.tenant_id == tenant_id, SlaRule.active.is_(True))
     ).all()
-    return [
+    return tuple(
         RuleSpec(
             id=rule.id,
             minutes=rule.minutes,
@@ -50,7 +58,7 @@ def load_rules(session: Session, tenant_id: int) -> list[RuleSpec]:
             object_ids=_ids(rule.object_ids),
         )
         for rule, definition in rows
-    ]
+    )
 
 
 def compute_deadline(
@@ -62,7 +70,7 @@ def compute_deadline(
     criticality_id: int | None,
     company_id: int,
     object_id: int,
-    rules: list[RuleSpec] | None = None,
+    rules: Sequence[RuleSpec] | None = None,
 ) -> dt.datetime:
     """``rules`` may be passed by callers that compute many deadlines at once (planned tickets)."""
     rules = load_rules(session, ticket_type.tenant_id) if rules is None else rules

@@ -17,6 +17,7 @@ from fixflow.accounts.permissions import Permission
 from fixflow.accounts.queries import eligible_executor
 from fixflow.catalogs.models import Criticality, TicketType, WorkType
 from fixflow.catalogs.numbering import next_counter, render_number
+from fixflow.catalogs.refs import tenant_refs
 from fixflow.core.db import utcnow
 from fixflow.core.errors import ErrorCollector, Forbidden, NotFound, ValidationFailed, VersionConflict
 from fixflow.core.prebuilt import prebuilt_rows
@@ -126,8 +127,8 @@ def create_ticket(session: Session, actor: Actor, draft: TicketDraft) -> Ticket:
         errors.add("work_type_id", "Unknown work type")
     if ticket_type is not None:
         _check_work_type(errors, work_type, ticket_type, obj)
-    criticality = _criticality(session, actor.tenant_id, draft.criticality_id)
-    if draft.criticality_id is not None and criticality is None:
+    criticality_id = _criticality_id(session, actor.tenant_id, draft.criticality_id)
+    if draft.criticality_id is not None and criticality_id is None:
         errors.add("criticality_id", "Unknown criticality")
     start_id = _start_stage_id(session, ticket_type) if ticket_type is not None else None
     if ticket_type is not None and start_id is not None:
@@ -137,7 +138,7 @@ def create_ticket(session: Session, actor: Actor, draft: TicketDraft) -> Ticket:
         errors.problems.extend(problems)
     errors.raise_if_any()
     assert ticket_type is not None and obj is not None and start_id is not None
-    return _insert_ticket(session, actor, draft, ticket_type, obj, work_type, criticality, start_id)
+    return _insert_ticket(session, actor, draft, ticket_type, obj, work_type, criticality_id, start_id)
 
 
 def _start_stage_id(session: Session, ticket_type: TicketType) -> int | None:
@@ -146,12 +147,12 @@ def _start_stage_id(session: Session, ticket_type: TicketType) -> int | None:
     return next((stage.id for stage in spec.stages if stage.is_start), None)
 
 
-def _criticality(session: Session, tenant_id: int, criticality_id: int | None) -> Criticality | None:
-    if criticality_id is not None:
-        return _tenant_row(session, Criticality, criticality_id, tenant_id)  # type: ignore[no-any-return]
-    return session.scalar(
-        select(Criticality).where(Criticality.tenant_id == tenant_id, Criticality.is_default.is_(True))
-    )
+def _criticality_id(session: Session, tenant_id: int, chosen: int | None) -> int | None:
+    """The chosen criticality if it is the tenant's (None if not), else the tenant's default."""
+    refs = tenant_refs(session, tenant_id)
+    if chosen is not None:
+        return chosen if chosen in refs.criticalities else None
+    return refs.default_criticality_id
 
 
 def _insert_ticket(
@@ -161,7 +162,7 @@ def _insert_ticket(
     ticket_type: TicketType,
     obj: ServiceObject,
     work_type: WorkType | None,
-    criticality: Criticality | None,
+    criticality_id: int | None,
     start_id: int,
 ) -> Ticket:
     now = utcnow()
@@ -175,7 +176,7 @@ def _insert_ticket(
             ticket_type.number_mask, counter, at=now, company_code=company.code if company else None
         ),
         type_id=ticket_type.id,
-        criticality_id=criticality.id if criticality else None,
+        criticality_id=criticality_id,
         description=draft.description.strip(),
         company_id=obj.company_id,
         object_id=obj.id,
@@ -190,7 +191,7 @@ def _insert_ticket(
             created_at=now,
             ticket_type=ticket_type,
             work_type=work_type,
-            criticality_id=criticality.id if criticality else None,
+            criticality_id=criticality_id,
             company_id=obj.company_id,
             object_id=obj.id,
         ),
