@@ -244,6 +244,23 @@ def test_create_is_idempotent_per_key(client: TestClient, world: World, database
     assert count == 4
 
 
+def test_a_change_answers_with_the_profile_a_reader_then_gets(client: TestClient, world: World) -> None:
+    customer, dispatcher = login(client, world.customer_a), login(client, world.dispatcher)
+    body = {"type_id": world.type_id, "object_id": world.objects_a[1], "description": "Door jammed"}
+    created = client.post(f"{API}/tickets", json=body, headers=customer)
+    assert created.status_code == 201, created.text
+    url = f"{API}/tickets/{created.json()['id']}"
+    read = client.get(url, headers=customer).json()
+    assert [e["status"]["name"] for e in created.json()["timeline"]] == ["Новая"]
+    assert created.json() == read
+    # A change's own history is in its answer too.
+    moved = client.patch(
+        url, json={"version": read["version"], "description": "Jammed again"}, headers=dispatcher
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json() == client.get(url, headers=dispatcher).json()
+
+
 def test_create_validates_references(client: TestClient, world: World) -> None:
     h = login(client, world.customer_a)
     body = {

@@ -136,9 +136,17 @@ def _actors_rating(me: Any) -> Any:
 
 
 # For a ticket already loaded (after a write): the same columns by id.
+# The object is the one the ticket has in memory (a change may not be flushed yet), its name and path
+# read here rather than as an entity of its own: after a creation the object the service loaded was
+# already gone from the session's (weak) identity map, and reading it again was a statement more.
 _BESIDE = (
-    select(*_beside_columns(bindparam("v_me")))
+    select(
+        ServiceObject.name.label("place_name"),
+        ServiceObject.path.label("place_path"),
+        *_beside_columns(bindparam("v_me")),
+    )
     .select_from(Ticket)
+    .join(ServiceObject, ServiceObject.id == bindparam("object_id"))
     .outerjoin(Rating, _actors_rating(bindparam("v_me")))
     .where(Ticket.id == bindparam("ticket_id"))
 )
@@ -199,10 +207,6 @@ class _Place:
     tenant_id: int
     name: str
     path: str
-
-
-def _place_of(obj: ServiceObject) -> _Place:
-    return _Place(obj.id, obj.tenant_id, obj.name, obj.path)
 
 
 def _object_path(session: Session, place: _Place) -> list[str]:
@@ -283,12 +287,15 @@ def _persistent_ticket(session: Session, row: Any) -> Ticket:
 
 
 def ticket_detail(session: Session, actor: Actor, ticket: Ticket) -> TicketDetail:
-    """The profile of a ticket already loaded (and checked visible), e.g. after a change."""
-    obj = session.get(ServiceObject, ticket.object_id)
-    assert obj is not None
-    params = {"ticket_id": ticket.id, "v_me": actor.member_id}
+    """The profile of a ticket already loaded (and checked visible), e.g. after a change: as this unit
+    of work leaves it, so its history, executors and files so far are flushed first (the response to
+    a creation showed an empty timeline)."""
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    params = {"ticket_id": ticket.id, "object_id": ticket.object_id, "v_me": actor.member_id}
     (row,) = prebuilt_rows(session, _BESIDE, params, carrier=True)
-    return _detail(session, actor, ticket, _place_of(obj), _beside_of(row))
+    place = _Place(ticket.object_id, ticket.tenant_id, row.place_name, row.place_path)
+    return _detail(session, actor, ticket, place, _beside_of(row))
 
 
 def _detail(session: Session, actor: Actor, ticket: Ticket, place: _Place, beside: _Beside) -> TicketDetail:
