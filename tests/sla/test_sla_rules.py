@@ -11,11 +11,12 @@ from sqlalchemy.orm import Session
 
 from builders import World, make_ticket
 from fixflow.catalogs.models import Criticality, TicketType
-from fixflow.core.db import utcnow
+from fixflow.core.db import Database, utcnow
 from fixflow.core.errors import Forbidden, ValidationFailed
 from fixflow.sla import service
 from fixflow.sla.deadlines import compute_deadline, load_rules
-from fixflow.sla.rules import RuleSpec, TicketKey, choose_rule
+from fixflow.sla.models import SlaRule
+from fixflow.sla.rules import RuleSpec, TicketKey, choose_rule, rule_deadline
 from fixflow.sla.worktime import WorkSchedule, schedule_from_dict
 from fixflow.tickets.listing import TicketFilters, list_tickets
 from fixflow.tickets.queries import TicketView
@@ -114,6 +115,32 @@ def test_new_ticket_gets_the_rule_deadline_else_the_closing_time(session: Sessio
     assert ruled.deadline == rule_deadline(rules[0], ruled.created_at)
     other_company = make_ticket(session, sworld, by="customer_b")
     assert other_company.deadline == other_company.created_at + dt.timedelta(minutes=3 * 24 * 60)
+
+
+def test_each_committed_edit_of_the_rules_decides_the_next_creations_deadline(
+    database: Database, world: World
+) -> None:
+    """Creations read the rules from the configuration cache; an edit must reach the next one."""
+    three_days = dt.timedelta(days=3)
+    with database.session(write=True) as s:
+        _office_rule(s, world, 30, company_ids=[world.company_a])
+    with database.session(write=True) as s:
+        ruled = make_ticket(s, world)
+        (rule,) = load_rules(s, world.tenant_id)
+    assert rule.minutes == 30 and ruled.deadline == rule_deadline(rule, ruled.created_at)
+    with database.session(write=True) as s:
+        stored = s.scalars(select(SlaRule).where(SlaRule.tenant_id == world.tenant_id)).one()
+        service.update_rule(s, world.owner.actor, stored, {"minutes": 90})
+    with database.session(write=True) as s:
+        later = make_ticket(s, world)
+        (rule,) = load_rules(s, world.tenant_id)
+    assert rule.minutes == 90 and later.deadline == rule_deadline(rule, later.created_at)
+    with database.session(write=True) as s:
+        stored = s.scalars(select(SlaRule).where(SlaRule.tenant_id == world.tenant_id)).one()
+        service.delete_rule(s, world.owner.actor, stored)
+    with database.session(write=True) as s:
+        last = make_ticket(s, world)
+    assert last.deadline == last.created_at + three_days
 
 
 def test_changing_criticality_recomputes_an_automatic_deadline_but_keeps_a_manual_one(
