@@ -12,7 +12,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, false, not_, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from fixflow.accounts.actor import Actor
@@ -169,7 +169,6 @@ def branches_of(shape: VisibilityShape, params: dict[str, Any]) -> list[ColumnEl
     A term another one contains is left out (each is an index scan per list or counter): the actor's
     own tickets when they are among their colleagues, and awaited roles limited to the actor's
     companies when the company term is there — a customer admin's lists scan three branches, not five.
-    So is the part of the colleagues term the company term contains.
     """
     if shape.all_tickets:
         return None
@@ -182,11 +181,7 @@ def branches_of(shape: VisibilityShape, params: dict[str, Any]) -> list[ColumnEl
             branches.append(_approver_role(shape, params))
     if shape.company:
         branches.append(_of_my_companies(shape, params))
-        # Colleagues' tickets in the actor's companies are the company branch's already (most of
-        # them): this branch adds those elsewhere, and finds them among the colleagues' open tickets
-        # from the index alone instead of sorting all of them (a customer admin's 148) for each list.
-        colleagues = Ticket.initiator_id.in_(_colleagues(shape, params))
-        branches.append(and_(colleagues, not_(_of_my_companies(shape, params))))
+        branches.append(Ticket.initiator_id.in_(_colleagues(shape, params)))
     if shape.assigned:
         branches.append(_is_assigned(params))
     if shape.unassigned_new:
