@@ -246,8 +246,13 @@ def test_a_views_own_branches_find_exactly_what_every_branch_finds(
 def test_branches_leave_out_only_terms_other_branches_contain(
     session: Session, sworld: World, mixed: dict[str, Ticket]
 ) -> None:
-    """A customer admin's own tickets and company-limited awaited roles are no branches of their own."""
+    """A customer admin's own tickets and company-limited awaited roles are no branches of their own;
+    a colleague's ticket outside their companies still reaches them through the colleagues branch."""
     make_ticket(session, sworld, by="cadmin_a")
+    # Filed for a colleague on another company's object: visible to cadmin_a through that branch alone.
+    elsewhere = make_ticket(
+        session, sworld, by="dispatcher", object_id=sworld.objects_b[1], initiator_id=sworld.customer_a2.id
+    )
     awaiting_the_customer_role(session, sworld, by="customer_a2", role="customer_admin")
     awaiting_the_customer_role(session, sworld, by="customer_b", role="customer_admin")
     awaiting_the_customer_role(session, sworld, by="customer_b")
@@ -274,6 +279,8 @@ def test_branches_leave_out_only_terms_other_branches_contain(
             return set(session.scalars(select(Ticket.id).where(*where), p))
 
         assert found(branches) == found(unreduced), key
+        if key == "cadmin_a":
+            assert elsewhere.id in found(branches[-1:]) and elsewhere.id not in found(branches[:-1])
 
 
 # --- order and keyset pages ---------------------------------------------------------------------------
