@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     sms_http_method: Literal["GET", "POST"] = "POST"
 
     upload_max_bytes: int = Field(default=10 * 1024 * 1024)
+    # Uploads nobody attached (an abandoned form) are deleted this long after they were stored.
+    unbound_upload_hours: int = Field(default=24, ge=1)
 
     @model_validator(mode="after")
     def _fill_and_check(self) -> Settings:

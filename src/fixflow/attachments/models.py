@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Index, String
+from sqlalchemy import BigInteger, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fixflow.core.db import Base, fk, id_column, tenant_fk, utcnow
 from fixflow.tickets.models import Ticket
+
+_UNBOUND_SQL = "ticket_id IS NULL AND object_id IS NULL AND company_id IS NULL"
 
 
 class Attachment(Base):
@@ -22,6 +24,13 @@ class Attachment(Base):
     __table_args__ = (
         Index("ix_attachments_ticket", "ticket_id", "id"),
         Index("ix_attachments_uploader", "tenant_id", "uploaded_by", "id"),
+        # The few files nobody attached yet, oldest first (attachments.sweep), not a walk of them all.
+        Index(
+            "ix_attachments_unbound",
+            "created_at",
+            postgresql_where=text(_UNBOUND_SQL),
+            sqlite_where=text(_UNBOUND_SQL),
+        ),
     )
 
     id: Mapped[int] = id_column(primary_key=True)
