@@ -13,14 +13,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from pprint import pformat
+from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
-from fixflow.core.migrate import objects_of_dialect, upgrade_database
+from builders import make_ticket, make_world
+from fixflow.core.db import Database
+from fixflow.core.migrate import alembic_config, objects_of_dialect, upgrade_database
 from fixflow.models import Base
+from fixflow.tickets.service import add_favorite, delete_ticket
 
 # The same switches as tests/conftest.py (not imported: ``conftest`` is ambiguous as a module name).
 BACKEND = os.environ.get("FIXFLOW_TEST_DB", "sqlite")
@@ -90,3 +95,27 @@ def test_migrated_indexes_include_what_the_models_include(tmp_path: Path) -> Non
             engine.dispose()
     for name, columns in expected.items():
         assert f"INCLUDE ({', '.join(columns)})" in definitions[name], definitions[name]
+
+
+def test_favourites_of_tickets_deleted_before_0012_get_the_deleted_mark(tmp_path: Path) -> None:
+    """Migration 0012 fills ``favorites.ticket_deleted`` from the tickets it finds (and 0011 drops it)."""
+    with empty_database(tmp_path) as url:
+        upgrade_database(url)
+        database = Database(url)
+        try:
+            with database.session(write=True) as s:
+                world = make_world(s)
+                kept, gone = make_ticket(s, world), make_ticket(s, world)
+                for ticket in (kept, gone):
+                    add_favorite(s, world.dispatcher.actor, ticket)
+                delete_ticket(s, world.owner.actor, gone)
+                ids = (kept.id, gone.id)
+            command.downgrade(alembic_config(url), "0011")
+            upgrade_database(url)
+            with database.session() as s:
+                marks: dict[int, Any] = dict(
+                    s.execute(text("SELECT ticket_id, ticket_deleted FROM favorites")).all()
+                )
+        finally:
+            database.dispose()
+    assert {k: bool(v) for k, v in marks.items()} == {ids[0]: False, ids[1]: True}

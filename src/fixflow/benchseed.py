@@ -669,7 +669,7 @@ class _TicketMaker:
             s.version += 1
             self.history(chunk, tid, s.at, people.owner, HistoryKind.DELETED)
         chunk.executors.extend((cat.tenant_id, tid, m) for m in s.executors)
-        self.favorites(chunk, tid, created, initiator, s.executors)
+        self.favorites(chunk, tid, created, initiator, s.executors, deleted=s.deleted is not None)
         crit = rng.choice(cat.criticalities) if rng.random() < 0.3 else cat.criticalities[1]
         chunk.tickets.append(
             (
@@ -807,15 +807,15 @@ class _TicketMaker:
         )
 
     def favorites(
-        self, chunk: _Chunk, tid: int, at: dt.datetime, initiator: int, executors: list[int]
+        self, chunk: _Chunk, tid: int, at: dt.datetime, initiator: int, executors: list[int], *, deleted: bool
     ) -> None:
         rng, tenant = self.rng, self.cat.tenant_id
         if rng.random() < 0.05:
-            chunk.favorites.append((tenant, initiator, tid, at))
+            chunk.favorites.append((tenant, initiator, tid, at, deleted))
         if executors and rng.random() < 0.01:
-            chunk.favorites.append((tenant, executors[0], tid, at))
+            chunk.favorites.append((tenant, executors[0], tid, at, deleted))
         if rng.random() < 0.0005:
-            chunk.favorites.append((tenant, self.people.dispatcher, tid, at))
+            chunk.favorites.append((tenant, self.people.dispatcher, tid, at, deleted))
 
 
 @dataclass
@@ -923,7 +923,11 @@ def _write_chunk(sink: _Sink, chunk: _Chunk) -> None:
     sink.write(_table("ticket_executors"), ["tenant_id", "ticket_id", "member_id"], chunk.executors)
     sink.write(_table("ticket_works"), WORK_COLUMNS, chunk.works)
     sink.write(_table("ratings"), RATING_COLUMNS, chunk.ratings)
-    sink.write(_table("favorites"), ["tenant_id", "member_id", "ticket_id", "created_at"], chunk.favorites)
+    sink.write(
+        _table("favorites"),
+        ["tenant_id", "member_id", "ticket_id", "created_at", "ticket_deleted"],
+        chunk.favorites,
+    )
 
 
 def analyze(url: str) -> float:

@@ -18,7 +18,7 @@ from fixflow.core.errors import NotFound, ValidationFailed
 from fixflow.objects.models import ObjectType
 from fixflow.objects.service import create_object
 from fixflow.tickets.listing import TicketFilters, count_views, list_tickets, list_tickets_with_counts
-from fixflow.tickets.models import Ticket
+from fixflow.tickets.models import Favorite, Ticket
 from fixflow.tickets.queries import (
     TicketView,
     _approver_role,
@@ -590,20 +590,31 @@ def test_counts_match_the_lists(session: Session, sworld: World, mixed: dict[str
 def test_favorites_counter_of_who_sees_everything_drops_deleted_tickets_unless_they_see_them(
     session: Session, sworld: World, mixed: dict[str, Ticket]
 ) -> None:
-    # Counted from the favourites with a probe of the deleted tickets (queries.favorites_of_everyone),
+    # Counted from the favourites alone, by the deleted mark they carry (queries.favorites_of_everyone),
     # not ticket by ticket: it must still agree with the list.
     kept, deleted = mixed["disp_open"], mixed["b_open"]
     for who in ("dispatcher", "owner"):
         for ticket in (kept, deleted, mixed["a_closed"]):
             add_favorite(session, sworld.people[who].actor, ticket)
     delete_ticket(session, sworld.owner.actor, deleted)
+    # A favourite taken of a ticket already deleted (whoever sees deleted tickets may) carries the mark too.
+    delete_ticket(session, sworld.owner.actor, mixed["a2_open"])
+    add_favorite(session, sworld.owner.actor, mixed["a2_open"])
     session.flush()
+    marks = dict(
+        session.execute(
+            select(Favorite.ticket_id, Favorite.ticket_deleted)
+            .where(Favorite.tenant_id == sworld.tenant_id)
+            .distinct()
+        ).all()
+    )
+    assert marks == {kept.id: False, deleted.id: True, mixed["a_closed"].id: False, mixed["a2_open"].id: True}
     dispatcher, owner = sworld.dispatcher.actor, sworld.owner.actor
     assert visibility_shape(dispatcher).all_tickets and visibility_shape(dispatcher).hide_deleted
     assert visibility_shape(owner).all_tickets and not visibility_shape(owner).hide_deleted
     assert set(ids(session, dispatcher, TicketView.FAVORITES)) == {kept.id, mixed["a_closed"].id}
     assert count_views(session, dispatcher)["favorites"] == 2
-    assert len(ids(session, owner, TicketView.FAVORITES)) == count_views(session, owner)["favorites"] == 3
+    assert len(ids(session, owner, TicketView.FAVORITES)) == count_views(session, owner)["favorites"] == 4
     assert count_views(session, sworld.customer_a.actor)["favorites"] == 0  # others' favourites are theirs
     # the cards' flag: a probe per row for whoever sees everything, an outer join for customers
     add_favorite(session, sworld.customer_a.actor, mixed["a_open"])

@@ -6,7 +6,19 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, Index, Integer, Numeric, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fixflow.core.db import Base, fk, id_column, tenant_fk, utcnow
@@ -75,14 +87,6 @@ class Ticket(Base):
             "closed_at",
             "id",
             postgresql_include=["deleted_at", "company_id"],
-        ),
-        # The few deleted tickets: "not deleted" as a probe of them (queries.favorites_of_everyone).
-        Index(
-            "ix_tickets_deleted",
-            "tenant_id",
-            "id",
-            postgresql_where=text("deleted_at IS NOT NULL"),
-            sqlite_where=text("deleted_at IS NOT NULL"),
         ),
         Index("ix_tickets_object", "tenant_id", "object_id", "id"),
         Index("ix_tickets_stage_entered", "stage_id", "stage_entered_at"),
@@ -181,14 +185,15 @@ class TicketHistory(Base):
 
 class Favorite(Base):
     __tablename__ = "favorites"
-    # tenant_id included: a count of a member's favourites checks the tenant without reading the table.
+    # tenant_id and ticket_deleted included: a count of a member's favourites checks both without
+    # reading the table.
     __table_args__ = (
         Index(
             "ix_favorites_member_ticket",
             "member_id",
             "ticket_id",
             unique=True,
-            postgresql_include=["tenant_id"],
+            postgresql_include=["tenant_id", "ticket_deleted"],
         ),
     )
 
@@ -196,6 +201,10 @@ class Favorite(Base):
     member_id: Mapped[int] = fk("members.id", ondelete="CASCADE")
     ticket_id: Mapped[int] = fk("tickets.id", ondelete="CASCADE", index=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Whether the ticket is deleted, kept by tickets.service (delete_ticket, add_favorite): the
+    # favourites counter of staff who see every ticket but the deleted ones reads it from the index
+    # instead of checking each favourite against the deleted tickets (queries.favorites_of_everyone).
+    ticket_deleted: Mapped[bool] = mapped_column(default=False, server_default=false())
     __mapper_args__ = {"primary_key": [member_id, ticket_id]}  # noqa: RUF012
 
 

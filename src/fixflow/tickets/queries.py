@@ -263,21 +263,17 @@ def favorites_of_everyone(shape: VisibilityShape, params: dict[str, Any]) -> Sel
     """The favourite tickets of an actor who sees all the tenant's tickets, as ids, driven by the favourites.
 
     The same tickets as :func:`visibility_of` and the favourites view for the ``all_tickets`` shape:
-    the actor's favourites of the tenant, less those of deleted tickets when deleted ones are hidden.
-    Probing the few deleted tickets (``ix_tickets_deleted``) instead of each favourite's ticket row
-    keeps a dispatcher's hundreds of favourites off the tickets table (2 ms of a counters request).
+    the actor's favourites of the tenant, less those of deleted tickets when deleted ones are hidden —
+    read from the favourites' index alone (``Favorite.ticket_deleted``). Checking a dispatcher's 526
+    favourites one by one against the deleted tickets was half of their counters' statement (0.5 ms).
     """
     if not shape.all_tickets:
         raise ValueError("only for a shape that sees every ticket of the tenant")
-    tenant = _param(params, "v_tenant")
     ids = select(Favorite.ticket_id).where(
-        Favorite.member_id == _param(params, "v_me"), Favorite.tenant_id == tenant
+        Favorite.member_id == _param(params, "v_me"), Favorite.tenant_id == _param(params, "v_tenant")
     )
     if shape.hide_deleted:
-        deleted = exists().where(
-            Ticket.tenant_id == tenant, Ticket.id == Favorite.ticket_id, Ticket.deleted_at.is_not(None)
-        )
-        ids = ids.where(~deleted)
+        ids = ids.where(Favorite.ticket_deleted.is_(False))
     return ids
 
 

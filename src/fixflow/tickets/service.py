@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -487,6 +487,7 @@ def delete_ticket(session: Session, actor: Actor, ticket: Ticket) -> None:
     if ticket.deleted_at is not None:
         return
     ticket.deleted_at = utcnow()
+    session.execute(update(Favorite).where(Favorite.ticket_id == ticket.id).values(ticket_deleted=True))
     bump(ticket)
     record(session, ticket, actor_id=actor.member_id, kind=HistoryKind.DELETED)
     emit_event(
@@ -506,6 +507,7 @@ def add_favorite(session: Session, actor: Actor, ticket: Ticket) -> None:
         "member_id": actor.member_id,
         "ticket_id": ticket.id,
         "created_at": utcnow(),
+        "ticket_deleted": ticket.deleted_at is not None,
     }
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     session.execute(insert(Favorite).values(**values).on_conflict_do_nothing())
