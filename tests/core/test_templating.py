@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import fixflow
 from fixflow.catalogs.refs import Ref
-from fixflow.core.templating import environment, select_options
+from fixflow.core.templating import MACRO_TEMPLATES, environment, select_options
 from fixflow.tickets.listing import TicketCard
 from fixflow.webapp.lookups import ObjectOption
 
@@ -104,3 +107,19 @@ def test_direct_gettext_renders_like_jinjas_newstyle_gettext() -> None:
         assert ours.render() == stock.from_string(source).render()
         assert ours.render() == ours.render()  # the remembered plain translations
     assert environment("ru").from_string('{{ _("Overdue") }}').render() == "Просрочена"
+
+
+def test_macro_templates_are_globals_no_page_imports() -> None:
+    """Pages call ``forms.…``, ``fieldsui.…`` and ``stars.…`` from globals: an ``{% import %}`` costs
+    every render a comparison of the page's globals with the macro template's."""
+    env = environment("en")
+    for name, template in MACRO_TEMPLATES.items():
+        module = env.get_template(template).module
+        macros = [m for m in dir(module) if not m.startswith("_")]
+        assert macros, template
+        assert all(getattr(env.globals[name], m) is getattr(module, m) for m in macros)
+    root = Path(fixflow.__file__).parent / "templates"
+    importing = [p.name for p in root.rglob("*.html") if re.search(r"{%-?\s*(import|from)\s", p.read_text())]
+    assert importing == []
+    shown = env.from_string("{{ stars.show(4) }}").render()
+    assert shown.count("stars__star--on") == 4 and "4 of 5 stars" in shown

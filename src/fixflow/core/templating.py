@@ -226,6 +226,30 @@ def _direct_gettext(translations: Any) -> Callable[..., Markup]:
     return gettext
 
 
+# Templates whose macros every page may call by these names (``forms.field(...)``).
+MACRO_TEMPLATES = {
+    "forms": "_partials/forms.html",
+    "fieldsui": "_partials/fields.html",
+    "stars": "_partials/stars.html",
+}
+
+
+class _Macros:
+    """A template's macros as a global, instead of an ``{% import %}`` in each page: on every render an
+    import compared the page's globals with the macro template's (≈ 40 µs of the ticket page's three
+    imports, 4 % of its CPU). The template is looked up at each use, so a development server still
+    shows an edited macro."""
+
+    __slots__ = ("_env", "_name")
+
+    def __init__(self, env: Environment, name: str) -> None:
+        self._env = env
+        self._name = name
+
+    def __getattr__(self, macro: str) -> Any:
+        return getattr(self._env.get_template(self._name).module, macro)
+
+
 @lru_cache(maxsize=len(SUPPORTED_LOCALES) + 1)
 def environment(locale: str) -> Environment:
     env = Environment(
@@ -246,6 +270,7 @@ def environment(locale: str) -> Environment:
     env.globals["locale"] = locale
     env.globals["memo_cards"] = _memo_cards(locale)
     env.globals["icon"] = icon
+    env.globals.update({name: _Macros(env, template) for name, template in MACRO_TEMPLATES.items()})
     return env
 
 
