@@ -20,6 +20,19 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+def _favourites_index(included: list[str]) -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return  # SQLite has no INCLUDE: its index stays as it is
+    op.drop_index("ix_favorites_member_ticket", table_name="favorites")
+    op.create_index(
+        "ix_favorites_member_ticket",
+        "favorites",
+        ["member_id", "ticket_id"],
+        unique=True,
+        postgresql_include=included,
+    )
+
+
 def upgrade() -> None:
     with op.batch_alter_table("favorites") as batch:
         batch.add_column(sa.Column("ticket_deleted", sa.Boolean(), nullable=False, server_default=sa.false()))
@@ -27,15 +40,7 @@ def upgrade() -> None:
         "UPDATE favorites SET ticket_deleted = true WHERE ticket_id IN "
         "(SELECT id FROM tickets WHERE deleted_at IS NOT NULL)"
     )
-    if op.get_bind().dialect.name == "postgresql":
-        op.drop_index("ix_favorites_member_ticket", table_name="favorites")
-        op.create_index(
-            "ix_favorites_member_ticket",
-            "favorites",
-            ["member_id", "ticket_id"],
-            unique=True,
-            postgresql_include=["tenant_id", "ticket_deleted"],
-        )
+    _favourites_index(["tenant_id", "ticket_deleted"])
     op.drop_index("ix_tickets_deleted", table_name="tickets")
 
 
@@ -47,14 +52,6 @@ def downgrade() -> None:
         postgresql_where=sa.text("deleted_at IS NOT NULL"),
         sqlite_where=sa.text("deleted_at IS NOT NULL"),
     )
-    if op.get_bind().dialect.name == "postgresql":
-        op.drop_index("ix_favorites_member_ticket", table_name="favorites")
-        op.create_index(
-            "ix_favorites_member_ticket",
-            "favorites",
-            ["member_id", "ticket_id"],
-            unique=True,
-            postgresql_include=["tenant_id"],
-        )
+    _favourites_index(["tenant_id"])
     with op.batch_alter_table("favorites") as batch:
         batch.drop_column("ticket_deleted")
