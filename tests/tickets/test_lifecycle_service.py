@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from builders import World, add_some_work, assign, fire, make_ticket, ticket_in_stage
@@ -523,6 +523,31 @@ def test_transition_must_leave_the_current_stage(session: Session, sworld: World
             session, sworld.owner.actor, ticket, transition_id=elsewhere, version=ticket.version
         )
     assert snapshot(session, ticket) == before
+
+
+def test_a_transition_between_open_stages_updates_the_ticket_in_place(
+    session: Session, sworld: World
+) -> None:
+    """No index holds what such a transition changes, and the tickets' pages keep room for the new row
+    version: PostgreSQL updates it in place (HOT), writing no index entries (migration 0013)."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("HOT updates are PostgreSQL's")
+    ticket = ticket_at(session, sworld, "Назначена")
+    session.flush()
+    counts = text(
+        "SELECT pg_stat_get_xact_tuples_updated('tickets'::regclass), "
+        "pg_stat_get_xact_tuples_hot_updated('tickets'::regclass)"
+    )
+    updated_before, hot_before = session.execute(counts).one()
+
+    accept = transition_id(session, sworld, "Назначена", "Принята")
+    _attempt(session, sworld, "dispatcher", ticket, accept, None)
+    session.flush()
+
+    updated, hot = session.execute(counts).one()
+    assert stage_name(session, ticket) == "Принята"
+    assert updated - updated_before >= 1
+    assert hot - hot_before == updated - updated_before
 
 
 def test_deleted_ticket_offers_no_transitions(session: Session, sworld: World) -> None:
