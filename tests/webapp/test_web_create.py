@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from webtools import csrf, find, find_all, web_login
@@ -13,6 +14,7 @@ from builders import World
 from fixflow.accounts.models import Role
 from fixflow.attachments.models import Attachment
 from fixflow.catalogs.models import WorkType
+from fixflow.config import Settings
 from fixflow.core.db import Database
 from fixflow.fields.access import Level
 from fixflow.fields.models import FieldEntity
@@ -174,6 +176,73 @@ def test_files_survive_a_form_that_comes_back(client: TestClient, world: World, 
     with database.session() as s:
         attachment = s.get(Attachment, int(kept))
         assert attachment is not None and attachment.ticket_id is not None
+
+
+def _create_form(world: World, page: str, description: str) -> dict[str, str]:
+    return {
+        "object_id": str(world.objects_a[1]),
+        "type_id": str(world.type_id),
+        "description": description,
+        "csrf_token": csrf(page),
+        "_create": "1",
+    }
+
+
+def _uploads_of(database: Database, world: World) -> list[Attachment]:
+    with database.session() as s:
+        return list(s.scalars(select(Attachment).where(Attachment.uploaded_by == world.customer_a.id)))
+
+
+def test_too_many_files_come_back_as_an_error_next_to_the_files_keeping_the_text(
+    client: TestClient, world: World, database: Database
+) -> None:
+    web_login(client, world.customer_a)
+    page = form_page(client, world)
+    files = [("files", (f"photo{i}.png", io.BytesIO(PNG), "image/png")) for i in range(11)]
+    response = client.post(
+        "/app/tickets/new", data=_create_form(world, page, "Течёт кран на кухне"), files=files
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("text/html")
+    assert find(response.text, data_testid="field-error-files").text == "Не больше 10 файлов"
+    assert find(response.text, tag="textarea", name="description").text == "Течёт кран на кухне"
+    assert _uploads_of(database, world) == []  # nothing stored of a refused batch
+    ten = client.post(
+        "/app/tickets/new",
+        data=_create_form(world, page, "Течёт кран"),
+        files=files[:10],
+        follow_redirects=False,
+    )
+    assert ten.status_code == 303
+
+
+def test_a_refused_file_keeps_the_files_stored_before_it(
+    client: TestClient, world: World, database: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(settings, "upload_max_bytes", 2 * 1024)
+    web_login(client, world.customer_a)
+    page = form_page(client, world)
+    files = [
+        ("files", ("small.png", io.BytesIO(PNG), "image/png")),
+        ("files", ("big.png", io.BytesIO(PNG + b"\0" * 4096), "image/png")),
+    ]
+    response = client.post("/app/tickets/new", data=_create_form(world, page, "Сломан замок"), files=files)
+    assert response.status_code == 413
+    assert find(response.text, data_testid="field-error-files") is not None
+    assert "small.png" in find(response.text, data_testid="uploads").text
+    [kept] = _uploads_of(database, world)
+    assert kept.filename == "small.png"
+    assert find(response.text, tag="input", name="attachment_ids")["value"] == str(kept.id)
+
+
+def test_a_form_the_parser_refuses_is_a_page_in_the_users_language(client: TestClient, world: World) -> None:
+    web_login(client, world.customer_a)
+    page = form_page(client, world)
+    files = [("files", (f"f{i}.png", io.BytesIO(PNG), "image/png")) for i in range(60)]
+    response = client.post("/app/tickets/new", data=_create_form(world, page, "Много файлов"), files=files)
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("text/html")
+    assert "Не удалось прочитать форму" in response.text
 
 
 def test_someone_elses_upload_cannot_be_smuggled_in(

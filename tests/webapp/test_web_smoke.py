@@ -62,7 +62,7 @@ def test_hot_pages_come_first_and_answer_like_every_page(
     client: TestClient, world: World, database: Database
 ) -> None:
     """The lists and the ticket profile are plain routes ahead of every router (webapp.web.page_route),
-    with the same answers as the other pages: login redirects, HTML errors, problem JSON for 405."""
+    with the same answers as the other pages: login redirects, HTML errors (405 included)."""
     from starlette.routing import Route
 
     first = client.app.router.routes[:2]  # type: ignore[attr-defined]
@@ -74,8 +74,13 @@ def test_hot_pages_come_first_and_answer_like_every_page(
     anonymous = client.get(f"/app/tickets/{ticket.id}?tab=works", follow_redirects=False)
     assert anonymous.status_code == 303
     assert anonymous.headers["location"] == f"/app/login?next=/app/tickets/{ticket.id}%3Ftab%3Dworks"
-    assert client.post("/app/tickets").status_code == 405
-    assert client.post("/app/tickets").headers["content-type"] == "application/problem+json"
+    wrong_method = client.post("/app/tickets")
+    assert wrong_method.status_code == 405
+    assert wrong_method.headers["content-type"].startswith("text/html")
+    assert set(wrong_method.headers["allow"].split(", ")) == {"GET", "HEAD"}
+    assert "Эту страницу нельзя открыть таким способом" in wrong_method.text
+    logout_by_address = client.get("/app/logout")
+    assert logout_by_address.status_code == 405 and "нельзя открыть" in logout_by_address.text
     web_login(client, world.customer_a)
     assert client.head("/app/tickets").status_code == 200
     hidden = client.get(f"/app/tickets/{theirs.id}")

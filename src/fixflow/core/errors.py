@@ -58,6 +58,12 @@ class Unauthenticated(DomainError):
     title = "Authentication required"
 
 
+class MethodNotAllowed(DomainError):
+    status = 405
+    type_slug = "method-not-allowed"
+    title = "Method not allowed"
+
+
 class Conflict(DomainError):
     status = 409
     type_slug = "conflict"

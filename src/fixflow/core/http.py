@@ -26,6 +26,7 @@ from fixflow.core.db import Database
 from fixflow.core.errors import (
     DomainError,
     FieldProblem,
+    MethodNotAllowed,
     NotFound,
     Throttled,
     Unauthenticated,
@@ -266,6 +267,16 @@ def _field_path(loc: tuple[Any, ...]) -> str:
 HtmlErrorPage = Callable[[Request, DomainError], _Response]
 
 
+def _page_error(status: int) -> DomainError:
+    """What a page says for an HTTP error of the framework's (an unknown address, a wrong method, a
+    body the parser refused): in the reader's language, never the framework's English JSON."""
+    if status == 404:
+        return NotFound("Page not found")
+    if status == 405:
+        return MethodNotAllowed("This page cannot be opened that way. Go back and try again.")
+    return DomainError("The request could not be processed. Go back and try again.")  # a 400
+
+
 def install_problem_handlers(app: FastAPI, *, html_error_page: HtmlErrorPage | None = None) -> None:
     """Problem JSON for the API; pages outside /api/ get ``html_error_page`` when one is given."""
 
@@ -281,8 +292,10 @@ def install_problem_handlers(app: FastAPI, *, html_error_page: HtmlErrorPage | N
     @app.exception_handler(StarletteHTTPException)
     def _http(request: Request, exc: StarletteHTTPException) -> _Response:
         is_page = not request.url.path.startswith("/api/")
-        if html_error_page is not None and is_page and exc.status_code == 404:
-            return html_error_page(request, NotFound("Page not found"))
+        if html_error_page is not None and is_page:
+            page = html_error_page(request, _page_error(exc.status_code))
+            page.headers.update(exc.headers or {})  # Allow, on a 405
+            return page
         titles = {404: "Not found", 405: "Method not allowed", 401: "Authentication required"}
         slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
         return problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail), slug)

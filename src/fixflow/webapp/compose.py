@@ -14,8 +14,15 @@ from fixflow.attachments.models import Attachment
 from fixflow.attachments.service import attach_to_ticket, create_attachment, upload_root
 from fixflow.attachments.storage import Storage
 from fixflow.config import Settings
+from fixflow.core.errors import FieldProblem, ValidationFailed
 from fixflow.tickets.models import Ticket
 from fixflow.tickets.service import TicketDraft, create_ticket
+
+
+def too_many_files(limit: int) -> ValidationFailed:
+    """More files than a form takes, next to its files field."""
+    message = "Attach at most {limit} files"
+    return ValidationFailed(message, limit=limit, errors=[FieldProblem("files", message, {"limit": limit})])
 
 
 def storage(settings: Settings) -> Storage:

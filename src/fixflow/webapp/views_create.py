@@ -17,10 +17,16 @@ from fixflow.objects.qr import resolve_qr
 from fixflow.tickets.extensions import EXTENSIONS
 from fixflow.tickets.service import TicketDraft
 from fixflow.webapp import forms
-from fixflow.webapp.compose import create_ticket_with_files, own_uploads, store_field_files, store_uploads
+from fixflow.webapp.compose import (
+    create_ticket_with_files,
+    own_uploads,
+    store_field_files,
+    store_uploads,
+    too_many_files,
+)
 from fixflow.webapp.forms import NO_ERRORS, FormErrors
 from fixflow.webapp.lookups import object_level, picked_object, search_objects
-from fixflow.webapp.web import CheckedForm, UserWeb, Web, WebRoute, attempt
+from fixflow.webapp.web import MAX_FORM_FILES, CheckedForm, UserWeb, Web, WebRoute, attempt
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -153,13 +159,20 @@ def create_submit(web: UserWeb, form: CheckedForm) -> Response:
     actor, session = web.actor, web.session
     kept = [i for i in (forms.to_int(v) for v in forms.texts(form, "attachment_ids")) if i is not None]
     draft = _typed_draft(form, kept)
-    try:
-        # Uploads are stored first, so a form that comes back keeps the files already chosen.
-        draft.attachment_ids = kept + [
-            a.id for a in store_uploads(session, actor, web.settings, _files(form))
-        ]
-    except DomainError as exc:
+    files = _files(form)
+    if len(kept) + len(files) > MAX_FORM_FILES:
+        exc = too_many_files(MAX_FORM_FILES)
         return _form_page(web, draft, web.form_errors(exc, BASE_FIELDS), status_code=exc.status)
+    # Uploads are stored first, so a form that comes back keeps the files already chosen; one file
+    # refused (too large, say) keeps those stored before it.
+    stored: list[int] = []
+    try:
+        for upload in files:
+            stored += [a.id for a in store_uploads(session, actor, web.settings, [upload])]
+    except DomainError as exc:
+        draft.attachment_ids = kept + stored
+        return _form_page(web, draft, web.form_errors(exc, BASE_FIELDS), status_code=exc.status)
+    draft.attachment_ids = kept + stored
     if "_refresh" in form:
         return _form_page(web, draft)  # the ticket type changed: show its fields, keep the rest
     types = {t.id: t for t in ticket_types_for(session, actor)}

@@ -21,6 +21,7 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
 from fixflow.accounts.actor import Actor
@@ -34,6 +35,7 @@ from fixflow.core.errors import (
     NotFound,
     Throttled,
     Unauthenticated,
+    ValidationFailed,
     VersionConflict,
 )
 from fixflow.core.http import DbSession, run_authenticated
@@ -298,7 +300,10 @@ async def run_page(request: Request, work: Callable[[Web], Response]) -> Respons
     return await run_authenticated(request, token, job)
 
 
-MAX_FORM_FILES = 10
+MAX_FORM_FILES = 10  # files a form takes (the create form's hint says so)
+# Parsed beyond that, so a form with a few files too many comes back with the text typed and an error
+# next to the files, not as a bare 400 from the parser (the body's size limit below still holds).
+PARSED_FORM_FILES = 5 * MAX_FORM_FILES
 FORM_OVERHEAD = 1024 * 1024  # the text fields and multipart framing around the files
 
 
@@ -308,7 +313,10 @@ async def read_form(request: Request) -> FormData:
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > MAX_FORM_FILES * settings.upload_max_bytes + FORM_OVERHEAD:
         raise too_large(settings.upload_max_bytes, field="files")
-    return await request.form(max_files=MAX_FORM_FILES, max_fields=500)
+    try:
+        return await request.form(max_files=PARSED_FORM_FILES, max_fields=500)
+    except HTTPException as exc:  # the parser's limits or a malformed body: a page, not JSON
+        raise ValidationFailed("The form could not be read. Go back and send it again.") from exc
 
 
 def checked_form(web: AnyWeb, form: Annotated[FormData, Depends(read_form)]) -> FormData:
