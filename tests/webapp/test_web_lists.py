@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -91,6 +92,24 @@ def test_a_colleagues_admin_sees_the_company(client: TestClient, world: World, t
     web_login(client, world.cadmin_a)
     assert set(card_numbers(tab(client, "all"))) == {tickets.mine, tickets.colleague, tickets.approval}
     assert card_numbers(tab(client, "mine")) == []
+
+
+def test_digits_alone_search_numbers_anywhere_and_the_text(
+    client: TestClient, world: World, database: Database, tickets: Tickets
+) -> None:
+    """A number with its separator is a prefix search; digits alone find a number by any part of it
+    and digits in the description or the address (a room, a house number)."""
+    with database.session(write=True) as s:
+        room = make_ticket(s, world, description="Не закрывается окно в кабинете 31457").number
+    web_login(client, world.customer_a)
+    tail = re.split(r"[-/]", tickets.mine)[-1]
+    assert tail != tickets.mine, "the world's numbers have a separator"
+    assert tickets.mine in card_numbers(tab(client, "all", q=tail))
+    assert card_numbers(tab(client, "all", q="31457")) == [room]
+    assert card_numbers(tab(client, "all", q=tickets.mine)) == [tickets.mine]  # the whole number
+    head = re.split(r"([-/])", tickets.mine)
+    prefix = head[0] + head[1]  # "2611-": a prefix of every number of this month
+    assert set(card_numbers(tab(client, "all", q=prefix))) >= {tickets.mine, room}
 
 
 def test_another_company_sees_nothing(client: TestClient, world: World, tickets: Tickets) -> None:

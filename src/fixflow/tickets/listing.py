@@ -38,7 +38,10 @@ from fixflow.tickets.queries import (
     visibility_shape,
 )
 
-NUMBER_LIKE = re.compile(r"^[0-9][0-9\-/]*$")
+# A ticket number as its masks write them ("2611-0042", "A/17" aside): digits with a separator. Such a
+# query is a prefix of the number, an index range. Digits alone ("0042", "15", "777") search
+# everything, numbers included anywhere in them: a part of a number, a house number in an address.
+NUMBER_LIKE = re.compile(r"^[0-9]+[\-/][0-9\-/]*$")
 COUNT_CAP = 999
 
 
