@@ -10,6 +10,7 @@ from webtools import csrf, find, web_login
 
 from builders import PASSWORD, World, login
 from fixflow.core.db import Database
+from fixflow.objects.qr import create_qr
 from smtp import SmtpServer, code_in, drain_jobs, new_phone, set_phone, sms_to
 
 NEW_PASSWORD = "brand new secret"
@@ -181,6 +182,42 @@ def test_login_with_an_sms_code(client: TestClient, world: World, database: Data
     )
     assert done.status_code == 303 and done.headers["location"] == "/app/tickets"
     assert client.get("/app/tickets").status_code == 200
+
+
+def test_an_sms_code_login_from_a_qr_code_lands_on_its_creation_form(
+    client: TestClient, world: World, database: Database
+) -> None:
+    phone = new_phone()
+    set_phone(database, world.customer_a.actor.account_id, phone)
+    with database.session(write=True) as s:
+        token = create_qr(s, world.dispatcher.actor, world.objects_a[1], ticket_type_id=world.type_id).token
+    to_login = client.get(f"/q/{token}", follow_redirects=False)
+    assert to_login.status_code in (302, 303, 307)
+    login_page = client.get(to_login.headers["location"])
+    code_link = find(login_page.text, data_testid="code-login-link")["href"]
+    assert "next=" in code_link
+    code_page = client.get(code_link)
+    sent_next = find(code_page.text, tag="input", name="next")["value"]
+    assert token in sent_next
+    asked = client.post(
+        "/app/login/code", data={"phone": phone, "next": sent_next, "csrf_token": csrf(code_page.text)}
+    )
+    assert asked.status_code == 200  # followed to the code step, which carries next on
+    assert find(asked.text, tag="input", name="next")["value"] == sent_next
+    drain_jobs(database)
+    done = client.post(
+        "/app/login/code/verify",
+        data={
+            "phone": phone,
+            "code": code_in(sms_to(database, phone)[-1]),
+            "next": sent_next,
+            "csrf_token": csrf(asked.text),
+        },
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and token in done.headers["location"]
+    form = client.get(done.headers["location"], follow_redirects=True)
+    assert find(form.text, data_testid="picked-object")["data-object-id"] == str(world.objects_a[1])
 
 
 def test_login_code_request_answers_the_same_for_unknown_phones(client: TestClient) -> None:

@@ -6,7 +6,7 @@ every well-formed login (spec/customer-app.md, behaviour 10).
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter
 from fastapi.responses import Response
@@ -178,13 +178,15 @@ def invite_submit(web: AnyWeb, token: str, form: CheckedForm) -> Response:
 
 # --- Войти по коду из SMS -----------------------------------------------------------------------------
 @router.get("/app/login/code")
-def code_login_page(web: AnyWeb) -> Response:
-    return web.render("app/login_code.html", phone="", errors=NO_ERRORS)
+def code_login_page(web: AnyWeb, next: str = "") -> Response:
+    # ``next`` (a QR code's creation form, say) rides along to the session, as with a password.
+    return web.render("app/login_code.html", phone="", errors=NO_ERRORS, next=next)
 
 
 @router.post("/app/login/code")
 def code_login_request(web: AnyWeb, form: CheckedForm) -> Response:
     phone = forms.text(form, "phone", max_length=40).strip()
+    next_url = forms.text(form, "next", max_length=2000)
     try:
         attempt(
             web.session,
@@ -198,17 +200,26 @@ def code_login_request(web: AnyWeb, form: CheckedForm) -> Response:
             status_code=_status(exc),
             phone=phone,
             errors=web.form_errors(exc, ("phone",)),
+            next=next_url,
         )
-    return web.redirect("/app/login/code/verify?phone=" + quote(normalize_phone(phone) or phone))
+    query = {"phone": normalize_phone(phone) or phone} | ({"next": next_url} if next_url else {})
+    return web.redirect("/app/login/code/verify?" + urlencode(query))
 
 
 @router.get("/app/login/code/verify")
-def code_verify_page(web: AnyWeb, phone: str = "") -> Response:
-    return _verify_form(web, phone, "", NO_ERRORS, [])
+def code_verify_page(web: AnyWeb, phone: str = "", next: str = "") -> Response:
+    return _verify_form(web, phone, "", NO_ERRORS, [], next_url=next)
 
 
 def _verify_form(
-    web: Web, phone: str, code: str, errors: FormErrors, tenants: list[tuple[int, str]], status: int = 200
+    web: Web,
+    phone: str,
+    code: str,
+    errors: FormErrors,
+    tenants: list[tuple[int, str]],
+    status: int = 200,
+    *,
+    next_url: str = "",
 ) -> Response:
     e164 = normalize_phone(phone)
     return web.render(
@@ -219,6 +230,7 @@ def _verify_form(
         code=code,
         errors=errors,
         tenants=tenants,
+        next=next_url,
     )
 
 
@@ -227,6 +239,7 @@ def code_verify_submit(web: AnyWeb, form: CheckedForm) -> Response:
     phone = forms.text(form, "phone", max_length=40)
     code = forms.text(form, "code", max_length=12).strip()
     tenant_id = forms.optional_int(form, "tenant_id")
+    next_url = forms.text(form, "next", max_length=2000)
     try:
         member = attempt(
             web.session,
@@ -235,7 +248,8 @@ def code_verify_submit(web: AnyWeb, form: CheckedForm) -> Response:
             ),
         )
     except TenantChoiceRequired as choice:
-        return _verify_form(web, phone, code, NO_ERRORS, choice.tenants)
+        return _verify_form(web, phone, code, NO_ERRORS, choice.tenants, next_url=next_url)
     except DomainError as exc:
-        return _verify_form(web, phone, code, web.form_errors(exc, ("code",)), [], status=_status(exc))
-    return start_session(web, member)
+        errors = web.form_errors(exc, ("code",))
+        return _verify_form(web, phone, code, errors, [], status=_status(exc), next_url=next_url)
+    return start_session(web, member, next_url)
