@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from fastapi.testclient import TestClient
-from webtools import csrf, find, web_login
+from webtools import csrf, find, find_all, web_login
 
 from builders import PASSWORD, World, login
 from fixflow.core.db import Database
@@ -154,9 +154,16 @@ def test_invitation_sets_the_first_password_and_signs_in(
     assert client.get("/app/tickets").status_code == 200
     assert find(client.get("/app/profile").text, data_testid="profile-email").text.endswith(email)
     client.cookies.clear()
-    again = submit(client, path, path, {"password": NEW_PASSWORD, "password2": NEW_PASSWORD})
-    assert again.status_code == 422
-    assert find(again.text, data_testid="form-error").text == "Ссылка недействительна или устарела"
+    spent = client.get(path)  # the used link says so before a password is typed into it
+    assert spent.status_code == 422
+    assert find(spent.text, data_testid="form-error").text == "Ссылка недействительна или устарела"
+    assert find_all(spent.text, data_testid="invite-form") == []
+    again = client.post(
+        path, data={"password": NEW_PASSWORD, "password2": NEW_PASSWORD, "csrf_token": csrf(page.text)}
+    )
+    assert again.status_code in (403, 422)  # the old page's form: refused either way
+    unknown = client.get("/app/invite/" + "x" * 43)
+    assert unknown.status_code == 422 and find_all(unknown.text, data_testid="invite-form") == []
 
 
 def test_login_with_an_sms_code(client: TestClient, world: World, database: Database) -> None:
@@ -169,6 +176,7 @@ def test_login_with_an_sms_code(client: TestClient, world: World, database: Data
     )
     step = client.get(asked.headers["location"])
     assert find(step.text, data_testid="code-verify-form")
+    assert "не чаще раза в минуту" in find(step.text, data_testid="resend-hint").text
     drain_jobs(database)
     code = code_in(sms_to(database, phone)[-1])
     wrong = client.post(

@@ -297,6 +297,25 @@ def resend_invitation(session: Session, settings: Settings, actor: Actor, member
     return member
 
 
+def check_invitation(session: Session, token: str, *, ip: str = "") -> Member:
+    """The member a live invitation link is for (for the «Приглашение» screen), else InvalidLink.
+
+    Failures count towards the same per-IP throttle as a refused acceptance: the screen must not be
+    a free oracle for guessed links.
+    """
+    keys = {f"invite-fail-ip:{ip}": FAILURES_PER_IP}
+    check_throttle(session, keys, FAILURE_WINDOW)
+    invitation = session.scalar(select(Invitation).where(Invitation.token_hash == token_digest(token)))
+    found = _usable(session, invitation) if invitation is not None else None
+    if found is None:
+        record_hit(session, *keys)
+        raise InvalidLink()
+    member, account = found
+    if account.password_hash is not None:
+        raise Conflict("This account already has a password: log in with it")
+    return member
+
+
 def accept_invitation(session: Session, *, token: str, password: str, ip: str = "") -> Member:
     """Set the first password from an invitation link; returns the member so the caller can log in."""
     keys = {f"invite-fail-ip:{ip}": FAILURES_PER_IP}

@@ -11,7 +11,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from fixflow.accounts.invitations import accept_invitation
+from fixflow.accounts.invitations import accept_invitation, check_invitation
 from fixflow.accounts.logins import format_phone, normalize_phone, parse_login
 from fixflow.accounts.otp import login_with_code, request_login_code
 from fixflow.accounts.recovery import (
@@ -153,6 +153,17 @@ def reset_submit(web: AnyWeb, token: str, form: CheckedForm) -> Response:
 # --- Приглашение -------------------------------------------------------------------------------------
 @router.get("/app/invite/{token}")
 def invite_page(web: AnyWeb, token: str) -> Response:
+    # A spent, voided or expired link says so before anyone types a password into it.
+    try:
+        attempt(web.session, lambda: check_invitation(web.session, token, ip=web.client_ip))
+    except DomainError as exc:
+        return web.render(
+            "app/invite.html",
+            status_code=_status(exc),
+            token=token,
+            errors=web.form_errors(exc, ()),
+            invalid=True,
+        )
     return web.render("app/invite.html", token=token, errors=NO_ERRORS, invalid=False)
 
 
