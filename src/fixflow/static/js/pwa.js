@@ -83,8 +83,18 @@ function unreachable() {
   return !navigator.onLine || (savedCopy && !cameBack);
 }
 
+function submitMethod(event) {
+  const form = event.target;
+  const submitter = event.submitter;
+  const chosen = submitter && submitter.hasAttribute("formmethod") ? submitter.getAttribute("formmethod") : form.getAttribute("method");
+  return (chosen || "get").toLowerCase();
+}
+
 function refuseOfflineSubmit(event) {
   if (!unreachable()) return;
+  // Only what would change something is refused: closing a dialog («Отмена») and reading (a search,
+  // a filter: the worker answers with a saved copy or its offline page) go on as usual.
+  if (submitMethod(event) !== "post") return;
   const form = event.target;
   event.preventDefault();
   event.stopImmediatePropagation();
