@@ -205,11 +205,12 @@ def test_invitation_sets_the_first_password_and_signs_in(
     expect(page.locator("[data-testid=profile-name]")).to_have_text(customer.name)
 
 
-def test_login_by_sms_code(screen: ScreenFactory, app_server: AppServer) -> None:
+@LOCALES
+def test_login_by_sms_code(screen: ScreenFactory, app_server: AppServer, locale: str) -> None:
     phone = unique_phone()
     customer = customer_with_password(app_server, "Пароль-по-смс-1", phone=phone, via="sms")
     last_sms = app_server.last_sms_id()
-    tab = screen()
+    tab = screen(locale)
     page = tab.page
     page.goto("/app/login")
     page.click("[data-testid=code-login-link]")
@@ -242,3 +243,50 @@ def test_profile_language_switch_changes_every_screen(screen: ScreenFactory, app
     other = screen("ru", label="other-device")
     other.login(customer.email, "Язык-пароль-1")
     expect(other.page.locator(".appbar__title")).to_have_text("Mine")
+
+
+@LOCALES
+def test_profile_notifications_and_password_change(
+    screen: ScreenFactory, app_server: AppServer, locale: str
+) -> None:
+    customer = customer_with_password(app_server, "Профиль-пароль-1")
+    assert customer.email is not None
+    tab = screen(locale)
+    tab.allow_status(422)
+    tab.login(customer.email, "Профиль-пароль-1")
+    page = tab.page
+    page.click("[data-testid=profile-link]")
+
+    first = page.locator(".prefs__check").first
+    name, was = first.get_attribute("name"), first.is_checked()
+    first.set_checked(not was)
+    page.click("[data-testid=notifications-save]")
+    expect(page.locator("[data-testid=flash]")).to_have_text(
+        tr(locale, "Настройки уведомлений сохранены.", "Notification settings have been saved.")
+    )
+    page.reload()
+    saved = page.locator(f".prefs__check[name='{name}']")
+    expect(saved).to_be_checked() if not was else expect(saved).not_to_be_checked()
+
+    page.fill("#current_password", "не-тот-пароль-1")
+    page.fill("#password", NEW_PASSWORD)
+    page.fill("#password2", NEW_PASSWORD)
+    page.click("[data-testid=password-save]")
+    expect(page.locator("[data-testid=field-error-current_password]")).to_have_text(
+        tr(locale, "Неверный текущий пароль", "Wrong current password")
+    )
+    page.fill("#current_password", "Профиль-пароль-1")
+    page.fill("#password", NEW_PASSWORD)
+    page.fill("#password2", NEW_PASSWORD)
+    page.click("[data-testid=password-save]")
+    expect(page.locator("[data-testid=flash]")).to_have_text(
+        tr(
+            locale,
+            "Пароль изменён. На других устройствах выполнен выход.",
+            "The password has been changed. Other devices have been signed out.",
+        )
+    )
+    expect(page.locator("[data-testid=profile]")).to_be_visible()  # this device stays signed in
+    other = screen(locale, label="new-password")
+    other.login(customer.email, NEW_PASSWORD)
+    expect(other.page.locator("[data-testid=tab-archive]")).to_be_visible()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -308,3 +309,47 @@ def test_create_a_ticket(screen: ScreenFactory, app_server: AppServer, locale: s
         assert ticket.object_id == showcase_id and ticket.initiator_id == app_server.member_id(ANNA)
     page.click("[data-testid=back]")
     assert ticket.number == tab.card_numbers()[0]  # newest first in «Мои»
+
+
+def test_an_open_ticket_page_updates_itself(screen: ScreenFactory, app_server: AppServer) -> None:
+    """Live updates reach the ticket profile too: the status and the timeline change in place."""
+    ticket_id = app_server.new_ticket(ANNA, "Шумит компрессор (живое обновление)")
+    tab = screen()
+    tab.login(ANNA)
+    open_ticket(tab, ticket_id)
+    page = tab.page
+    expect(page.locator("[data-testid=ticket-status]")).to_have_text("Новая")
+    page.wait_for_selector("html[data-live-state=connected]", state="attached")
+    page.evaluate("window.__sameDocument = true")
+
+    app_server.drive(ticket_id, "В работе")
+
+    now = app_server.api(ANNA).ticket(ticket_id)["status"]["name"]
+    assert now != "Новая"
+    expect(page.locator("[data-testid=ticket-status]")).to_have_text(now)
+    expect(page.locator("[data-testid=timeline]")).to_contain_text(now)
+    assert page.evaluate("window.__sameDocument") is True  # updated without a reload
+
+
+@LOCALES
+def test_a_qr_code_typed_or_followed_opens_the_form_for_its_object(
+    screen: ScreenFactory, app_server: AppServer, locale: str
+) -> None:
+    with app_server.session() as session:
+        showcase = session.scalar(select(ServiceObject).where(ServiceObject.name == "Холодильная витрина"))
+        assert showcase is not None
+        showcase_id = showcase.id
+    code = app_server.api(DISPATCHER).call("POST", f"/objects/{showcase_id}/qr", expect=201, json={})
+    tab = screen(locale)
+    tab.allow_status(404)
+    tab.login(ANNA)
+    page = tab.page
+    page.click("[data-testid=new-ticket]")
+    page.fill("[data-testid=qr-input]", "not-a-code")
+    page.click("[data-testid=qr-submit]")
+    expect(page.locator("[data-testid=qr-error]")).to_be_visible()
+    page.fill("[data-testid=qr-input]", code["url"])  # the whole link, as a scanner reads it
+    page.click("[data-testid=qr-submit]")
+    expect(page.locator("[data-testid=picked-object]")).to_have_attribute("data-object-id", str(showcase_id))
+    page.goto(urlsplit(code["url"]).path)  # following the link itself (/q/…)
+    expect(page.locator("[data-testid=picked-object]")).to_have_attribute("data-object-id", str(showcase_id))
