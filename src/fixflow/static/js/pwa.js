@@ -92,9 +92,9 @@ function submitMethod(event) {
 
 function refuseOfflineSubmit(event) {
   if (!unreachable()) return;
-  // Only what would change something is refused: closing a dialog («Отмена») and reading (a search,
-  // a filter: the worker answers with a saved copy or its offline page) go on as usual.
-  if (submitMethod(event) !== "post") return;
+  // Closing a dialog («Отмена») goes on as usual. A search is refused like an action: the saved
+  // copies hold no results for it, and the message keeps the words typed on the page.
+  if (submitMethod(event) === "dialog") return;
   const form = event.target;
   event.preventDefault();
   event.stopImmediatePropagation();
