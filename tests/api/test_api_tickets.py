@@ -160,12 +160,20 @@ def test_list_filters(client: TestClient, world: World, database: Database) -> N
 
 
 def test_site_b_search_matches_objects_by_name(client: TestClient, world: World, database: Database) -> None:
-    """Searching for an object name finds that object's tickets (not those of its children)."""
+    """Searching for an object name finds that object's tickets and those of the equipment under it,
+    as the cards show it («Site B › Pump B») and as the object filter takes its subtree; not the
+    tickets of the object's parent or of other branches."""
     with database.session(write=True) as s:
         on_site = make_ticket(s, world, by="customer_b", object_id=world.site_b).id
-        make_ticket(s, world, by="customer_b", object_id=world.objects_b[1])
+        on_pump = make_ticket(s, world, by="customer_b", object_id=world.objects_b[1]).id
+        elsewhere = make_ticket(s, world, by="customer_a", object_id=world.objects_a[1]).id
     h = login(client, world.dispatcher)
-    assert ids(client.get(f"{API}/tickets", params={"q": "site b"}, headers=h)) == [on_site]
+    assert sorted(ids(client.get(f"{API}/tickets", params={"q": "site b"}, headers=h))) == sorted(
+        [on_site, on_pump]
+    )
+    pump_name = "pump b"
+    found = set(ids(client.get(f"{API}/tickets", params={"q": pump_name}, headers=h)))
+    assert on_pump in found and on_site not in found and elsewhere not in found
 
 
 @pytest.mark.parametrize("view", ["all", "archive"])

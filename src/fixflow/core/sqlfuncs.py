@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, String, cast, func, literal_column, select
+from sqlalchemy import JSON, Boolean, ColumnElement, String, cast, func, literal_column, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -83,3 +83,29 @@ def prefix_range(dialect: str, column: Any, low: Any, high: Any) -> list[ColumnE
     if dialect == "postgresql":
         return [column.op("~>=~", is_comparison=True)(low), column.op("~<~", is_comparison=True)(high)]
     return [column >= low, column < high]
+
+
+class InPath(ColumnElement[bool]):
+    """``object_id`` is one of the ids of a materialised object path ("/2/12/": the object and its
+    ancestors), answered by primary-key probes of those few ids, never a scan of the objects."""
+
+    type = Boolean()
+    inherit_cache = True
+
+    def __init__(self, object_id: Any, path: Any) -> None:  # columns or ORM attributes
+        self.object_id = object_id
+        self.path = path
+
+
+@compiles(InPath)
+def _in_path_sqlite(element: InPath, compiler: Any, **kw: Any) -> str:
+    path = compiler.process(element.path, **kw)
+    ids = f"'[' || replace(trim({path}, '/'), '/', ',') || ']'"
+    return f"{compiler.process(element.object_id, **kw)} IN (SELECT value FROM json_each({ids}))"  # noqa: S608 (compiled SQL, no input)
+
+
+@compiles(InPath, "postgresql")
+def _in_path_postgresql(element: InPath, compiler: Any, **kw: Any) -> str:
+    path = compiler.process(element.path, **kw)
+    ids = f"CAST(string_to_array(btrim({path}, '/'), '/') AS BIGINT[])"
+    return f"{compiler.process(element.object_id, **kw)} = ANY ({ids})"

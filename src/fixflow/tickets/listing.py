@@ -17,7 +17,7 @@ from fixflow.core.configcache import shared_version
 from fixflow.core.db import utcnow
 from fixflow.core.pagination import Page, check_limit, decode_cursor, encode_cursor, invalid_cursor
 from fixflow.core.prebuilt import prebuilt_rows
-from fixflow.core.sqlfuncs import prefix_range, prefix_upper_bound
+from fixflow.core.sqlfuncs import InPath, prefix_range, prefix_upper_bound
 from fixflow.objects.models import ServiceObject
 from fixflow.objects.queries import ancestor_ids_of, object_names, subtree_terms
 from fixflow.tickets.extensions import EXTENSIONS
@@ -123,11 +123,15 @@ def _search_terms(params: dict[str, Any], dialect: str) -> list[ColumnElement[bo
     if "f_text" not in params:
         return []
     text: Any = bindparam("f_text", params["f_text"])
-    # Lists also join ServiceObject; an alias keeps this subquery correlated to Ticket only.
-    obj = aliased(ServiceObject)
+    # The object as its card shows it, with the places above it («Площадка 1-7 › Витрина №17»): a
+    # site's name finds the tickets of its equipment. Lists also join ServiceObject; aliases keep
+    # this subquery correlated to Ticket only.
+    obj, place = aliased(ServiceObject), aliased(ServiceObject)
     object_match = (
-        select(obj.id)
-        .where(obj.id == Ticket.object_id, func.lower(obj.name).like(text, escape="\\"))
+        select(place.id)
+        .select_from(obj)
+        .join(place, InPath(place.id, obj.path))
+        .where(obj.id == Ticket.object_id, func.lower(place.name).like(text, escape="\\"))
         .exists()
     )
     return [
