@@ -3,6 +3,8 @@ action taken offline is refused with a clear message instead of being lost."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import select
 from support import ANNA, AppServer, ScreenFactory, app_server, browser, expect, screen, tr
@@ -98,3 +100,30 @@ def test_offline_a_dialog_still_closes(screen: ScreenFactory, app_server: AppSer
     finally:
         page.context.set_offline(False)
     assert app_server.api(ANNA).ticket(ticket_id)["status"]["name"] == "Ожидает приёмки"
+
+
+def test_a_proxys_gateway_error_shows_the_saved_copy(screen: ScreenFactory, app_server: AppServer) -> None:
+    """fixflow down behind a reverse proxy (502/503/504 without fixflow's headers) is offline too:
+    the worker answers with the saved copy, not the proxy's error page."""
+    ticket_id = app_server.new_ticket(ANNA, "Не греет бойлер (прокси)")
+    tab = screen("ru")
+    tab.allow_status(502)
+    tab.allow(r"502|Bad Gateway|ERR_FAILED")
+    tab.login(ANNA)
+    page = tab.page
+    ticket_path = f"/app/tickets/{ticket_id}"
+    page.goto(ticket_path)
+    if not page.evaluate("Boolean(navigator.serviceWorker.controller)"):
+        page.reload()
+    page.wait_for_function(CACHED, arg=[PAGES_CACHE, [ticket_path]])
+
+    def gateway_error(route: Any) -> None:
+        route.fulfill(status=502, body="<html><body>502 Bad Gateway</body></html>", content_type="text/html")
+
+    page.context.route(f"**{ticket_path}", gateway_error)
+    try:
+        page.goto(ticket_path)
+        assert page.locator('meta[name="fixflow-offline"]').count() == 1  # the worker's saved copy
+        expect(page.locator("[data-testid=description]")).to_contain_text("Не греет бойлер")
+    finally:
+        page.context.unroute(f"**{ticket_path}")

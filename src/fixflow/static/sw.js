@@ -137,16 +137,18 @@ function isCacheablePage(url, response) {
   );
 }
 
+// What a proxy in front of fixflow answers while fixflow itself is down or restarting.
+const SERVER_UNREACHABLE = new Set([502, 503, 504]);
+
 async function networkFirstPage(event, request, url) {
   let response;
   try {
     response = await fetch(request);
   } catch (error) {
-    const cached = await cachedPage(url);
-    if (cached) return cached;
-    const accept = request.headers.get("accept") || "";
-    if (request.mode === "navigate" || accept.includes("text/html")) return offlineResponse(OFFLINE_URL);
-    return Response.error();
+    return unreachablePage(request, url, null);
+  }
+  if (SERVER_UNREACHABLE.has(response.status) && !isOurs(response)) {
+    return unreachablePage(request, url, response);
   }
   const finalUrl = new URL(response.url || request.url);
   if (response.redirected && finalUrl.pathname.startsWith("/app/login")) {
@@ -155,6 +157,19 @@ async function networkFirstPage(event, request, url) {
     event.waitUntil(storePage(url, finalUrl, response.clone()));
   }
   return response;
+}
+
+function isOurs(response) {
+  // fixflow's own error pages carry its security policy; a proxy's gateway error does not.
+  return response.headers.has("content-security-policy");
+}
+
+async function unreachablePage(request, url, proxyAnswer) {
+  const cached = await cachedPage(url);
+  if (cached) return cached;
+  const accept = request.headers.get("accept") || "";
+  if (request.mode === "navigate" || accept.includes("text/html")) return offlineResponse(OFFLINE_URL);
+  return proxyAnswer || Response.error();
 }
 
 async function storePage(url, finalUrl, response) {
