@@ -7,7 +7,17 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from support import ANNA, AppServer, ScreenFactory, app_server, browser, expect, screen, tr
+from support import (
+    ANNA,
+    AppServer,
+    ScreenFactory,
+    app_server,
+    browser,
+    customer_with_password,
+    expect,
+    screen,
+    tr,
+)
 
 from fixflow.tickets.models import Favorite
 
@@ -127,3 +137,36 @@ def test_a_proxys_gateway_error_shows_the_saved_copy(screen: ScreenFactory, app_
         expect(page.locator("[data-testid=description]")).to_contain_text("Не греет бойлер")
     finally:
         page.context.unroute(f"**{ticket_path}")
+
+
+def test_the_offline_page_speaks_the_language_chosen_after_installing(
+    screen: ScreenFactory, app_server: AppServer
+) -> None:
+    """Installed in Russian, switched to English in the profile: offline, a page never seen gets the
+    English offline page (the worker keeps both and follows the last page it stored)."""
+    customer = customer_with_password(app_server, "Офлайн-язык-1")
+    assert customer.email is not None
+    tab = screen("ru")
+    tab.allow(r"ERR_INTERNET_DISCONNECTED|net::ERR_FAILED|Failed to fetch")
+    tab.allow_status(503)
+    tab.login(customer.email, "Офлайн-язык-1")
+    page = tab.page
+    assert page.evaluate("navigator.serviceWorker.ready.then(() => true)") is True
+    page.click("[data-testid=profile-link]")
+    page.select_option("#lang", "en")
+    page.click("[data-testid=language-save]")
+    expect(page.locator("[data-testid=flash]")).to_have_text("The language has been saved.")
+    list_path = "/app/tickets?tab=all"
+    page.goto(list_path)
+    if not page.evaluate("Boolean(navigator.serviceWorker.controller)"):
+        page.reload()
+    page.wait_for_function(CACHED, arg=[PAGES_CACHE, [list_path]])
+
+    page.context.set_offline(True)
+    try:
+        page.goto("/app/tickets/999999999")
+        expect(page.locator("[data-testid=offline-page]")).to_be_visible()
+        expect(page.locator("html")).to_have_attribute("lang", "en")
+        expect(page.locator("[data-testid=offline-page]")).to_contain_text("No connection")
+    finally:
+        page.context.set_offline(False)

@@ -85,6 +85,8 @@ def test_service_worker_is_served_for_the_app_scope(client: TestClient) -> None:
     assert version and precache
     urls = json.loads(precache.group(1))
     assert {"/app/offline", "/app/offline?action=1", "/static/js/live.js", "/static/js/pwa.js"} <= set(urls)
+    # One offline page per language: the worker shows the one of the last page it stored.
+    assert {"/app/offline?lang=en", "/app/offline?action=1&lang=en", "/app/offline?lang=ru"} <= set(urls)
     assert {"/static/icons/icon-192.png", "/static/manifest.webmanifest"} <= set(urls)
     assert "/static/sw.js" not in urls
     for url in urls:
@@ -100,6 +102,9 @@ def test_offline_page_in_both_languages(client: TestClient) -> None:
     client.cookies.set("lang", "en")
     en = client.get("/app/offline?action=1")
     assert '<html lang="en">' in en.text and "No connection: the action was not performed" in en.text
+    asked = client.get("/app/offline?lang=ru")  # the language asked for wins over the cookie
+    assert '<html lang="ru">' in asked.text and "Нет сети" in asked.text
+    assert '<html lang="en">' in client.get("/app/offline?lang=xx").text  # unknown: as before
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node not installed")

@@ -63,7 +63,11 @@ def _render_service_worker(fingerprint: tuple[tuple[str, int, int], ...]) -> str
     for path, _mtime, _size in fingerprint:
         digest.update(path.encode())
         digest.update(Path(path).read_bytes())
-    precache = [OFFLINE_URL, OFFLINE_ACTION_URL]
+    offline = [OFFLINE_URL, OFFLINE_ACTION_URL]
+    precache = [
+        *offline,
+        *(f"{url}{'&' if '?' in url else '?'}lang={lang}" for url in offline for lang in OFFLINE_TEXTS),
+    ]
     precache += ["/static/" + p.relative_to(STATIC_DIR).as_posix() for p in _static_files()]
     source = SW_FILE.read_text(encoding="utf-8")
     return source.replace('"__FIXFLOW_VERSION__"', orjson.dumps(digest.hexdigest()[:16]).decode()).replace(

@@ -9,7 +9,7 @@ from sse_starlette import EventSourceResponse
 
 from fixflow.core.errors import Unauthenticated
 from fixflow.core.i18n import choose_locale
-from fixflow.live.pwa import render_offline_page, service_worker_source
+from fixflow.live.pwa import OFFLINE_TEXTS, render_offline_page, service_worker_source
 from fixflow.live.sse import event_stream_response, live_lifespan
 
 #: The customer app's session cookie (set by the app's login, ``fixflow.webapp``).
@@ -42,13 +42,18 @@ def service_worker() -> Response:
 
 
 @router.get("/app/offline")
-def offline_page(request: Request, action: int = 0) -> HTMLResponse:
+def offline_page(request: Request, action: int = 0, lang: str = "") -> HTMLResponse:
     """What the service worker shows when the network is gone and nothing is cached (or, with
-    ``action=1``, when a form was sent while offline)."""
-    locale = choose_locale(
-        member_locale=None,
-        cookie=request.cookies.get("lang"),
-        accept_language=request.headers.get("accept-language"),
+    ``action=1``, when a form was sent while offline). The worker keeps one per language (``lang``)
+    and shows the one of the last page it stored: the language the member reads the app in now."""
+    locale = (
+        lang
+        if lang in OFFLINE_TEXTS
+        else choose_locale(
+            member_locale=None,
+            cookie=request.cookies.get("lang"),
+            accept_language=request.headers.get("accept-language"),
+        )
     )
     html = render_offline_page(locale, failed_action=bool(action))
     return HTMLResponse(html, headers={"Cache-Control": "no-cache"})

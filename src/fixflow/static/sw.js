@@ -206,8 +206,23 @@ async function cachedPage(url) {
   return new Response(marked, { status: 200, headers });
 }
 
+async function lastPageLanguage() {
+  // The pages cache keeps insertion order and re-inserts a page on every visit: its last entry is
+  // the page seen last, in the language the member reads the app in now.
+  const cache = await caches.open(PAGES_CACHE);
+  const keys = await cache.keys();
+  if (!keys.length) return null;
+  const page = await cache.match(keys[keys.length - 1], { ignoreVary: true });
+  const found = page ? /<html[^>]*\slang="([a-z]{2})"/.exec(await page.text()) : null;
+  return found ? found[1] : null;
+}
+
 async function offlineResponse(key) {
-  const cached = await caches.match(key, { ignoreVary: true });
+  const lang = await lastPageLanguage();
+  const inLanguage = lang ? key + (key.includes("?") ? "&" : "?") + "lang=" + lang : null;
+  const cached =
+    (inLanguage && (await caches.match(inLanguage, { ignoreVary: true }))) ||
+    (await caches.match(key, { ignoreVary: true }));
   const message =
     key === OFFLINE_ACTION_URL
       ? "Нет соединения: действие не выполнено. / No connection: the action was not performed."
