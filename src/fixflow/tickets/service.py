@@ -487,8 +487,11 @@ def delete_ticket(session: Session, actor: Actor, ticket: Ticket) -> None:
     if ticket.deleted_at is not None:
         return
     ticket.deleted_at = utcnow()
-    session.execute(update(Favorite).where(Favorite.ticket_id == ticket.id).values(ticket_deleted=True))
     bump(ticket)
+    # The ticket's row first: its lock waits for a favourite being added (add_favorite holds a share
+    # lock on it), so the favourites' update below sees that favourite too and marks it.
+    session.flush()
+    session.execute(update(Favorite).where(Favorite.ticket_id == ticket.id).values(ticket_deleted=True))
     record(session, ticket, actor_id=actor.member_id, kind=HistoryKind.DELETED)
     emit_event(
         session,
@@ -502,14 +505,24 @@ def delete_ticket(session: Session, actor: Actor, ticket: Ticket) -> None:
 
 def add_favorite(session: Session, actor: Actor, ticket: Ticket) -> None:
     """Idempotent: adding twice leaves one row."""
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    deleted = ticket.deleted_at is not None
+    if postgresql:
+        # The deleted mark as committed now, under a share lock held to the end: a deletion running
+        # meanwhile is waited for, and one starting later waits for this favourite (delete_ticket).
+        # SQLite runs one writer at a time.
+        locked = (
+            select(Ticket.deleted_at.is_not(None)).where(Ticket.id == ticket.id).with_for_update(read=True)
+        )
+        deleted = bool(session.scalar(locked))
     values = {
         "tenant_id": actor.tenant_id,
         "member_id": actor.member_id,
         "ticket_id": ticket.id,
         "created_at": utcnow(),
-        "ticket_deleted": ticket.deleted_at is not None,
+        "ticket_deleted": deleted,
     }
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if postgresql else sqlite_insert
     session.execute(insert(Favorite).values(**values).on_conflict_do_nothing())
 
 
