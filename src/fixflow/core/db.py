@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -92,6 +93,14 @@ READ_PLAN_CACHE_MODE = "force_generic_plan"
 # runs in about a millisecond, and a generic plan, which takes a LIMIT parameter for a tenth of the
 # rows, can cost past jit_above_cost — PostgreSQL then compiled a 26-row page for 10 ms.
 SESSION_OPTIONS = "-c TimeZone=UTC -c jit=off"
+
+
+def _connection_lost(connection: Connection) -> bool:
+    """Whether the driver connection under ``connection`` is gone (psycopg marks it broken or closed)."""
+    if connection.invalidated:
+        return True
+    driver = connection.connection.driver_connection if not connection.closed else None
+    return driver is None or bool(getattr(driver, "broken", False) or getattr(driver, "closed", False))
 
 
 def _close_all(connections: list[Connection]) -> None:
@@ -206,8 +215,24 @@ class Database:
         connection out, and the pool tests it first.
         """
         idle = self._held_reads.setdefault(loop, [])
-        connection = idle.pop() if idle else self._async_reads[loop].sync_engine.connect()
+        engine = self._async_reads[loop].sync_engine
+        connection = idle.pop() if idle else engine.connect()
         try:
+            return work(connection)
+        except DBAPIError as exc:
+            if not _connection_lost(connection):
+                raise
+            # The server went away (restarted, or this backend was terminated): so did every other
+            # connection of this process to it, held or pooled, the write engine's included. Forget
+            # them all and read once more on a new one; a read is safe to repeat. Only a second
+            # loss reaches the user.
+            connection.invalidate(exc)
+            for other in idle:
+                other.invalidate()
+            idle.clear()
+            engine.dispose(close=False)
+            self.engine.dispose(close=False)
+            connection = engine.connect()
             return work(connection)
         finally:
             spent = connection.invalidated or connection.closed or connection.in_transaction()
