@@ -32,6 +32,15 @@ CACHED = """async ([name, paths]) => {
 }"""
 
 
+def saved_for_offline(page: Any, *paths: str) -> None:
+    """Visit ``paths`` under the service worker's control and wait until its cache holds each."""
+    for path in paths:
+        page.goto(path)
+        if not page.evaluate("Boolean(navigator.serviceWorker.controller)"):
+            page.reload()  # the first page was loaded before the worker took control
+    page.wait_for_function(CACHED, arg=[PAGES_CACHE, list(paths)])
+
+
 @pytest.mark.parametrize("locale", ["ru", "en"])
 def test_saved_pages_stay_readable_and_actions_are_refused(
     screen: ScreenFactory, app_server: AppServer, locale: str
@@ -46,11 +55,7 @@ def test_saved_pages_stay_readable_and_actions_are_refused(
     page = tab.page
     assert page.evaluate("navigator.serviceWorker.ready.then(() => true)") is True
     list_path, ticket_path = "/app/tickets?tab=all", f"/app/tickets/{ticket_id}"
-    for path in (list_path, ticket_path):
-        page.goto(path)
-        if not page.evaluate("Boolean(navigator.serviceWorker.controller)"):
-            page.reload()  # the first page was loaded before the worker took control
-    page.wait_for_function(CACHED, arg=[PAGES_CACHE, [list_path, ticket_path]])
+    saved_for_offline(page, list_path, ticket_path)
 
     page.context.set_offline(True)
     try:
@@ -93,10 +98,7 @@ def test_offline_a_dialog_still_closes(screen: ScreenFactory, app_server: AppSer
     tab.login(ANNA)
     page = tab.page
     ticket_path = f"/app/tickets/{ticket_id}"
-    page.goto(ticket_path)
-    if not page.evaluate("Boolean(navigator.serviceWorker.controller)"):
-        page.reload()
-    page.wait_for_function(CACHED, arg=[PAGES_CACHE, [ticket_path]])
+    saved_for_offline(page, ticket_path)
 
     page.context.set_offline(True)
     try:
@@ -122,10 +124,7 @@ def test_a_proxys_gateway_error_shows_the_saved_copy(screen: ScreenFactory, app_
     tab.login(ANNA)
     page = tab.page
     ticket_path = f"/app/tickets/{ticket_id}"
-    page.goto(ticket_path)
-    if not page.evaluate("Boolean(navigator.serviceWorker.controller)"):
-        page.reload()
-    page.wait_for_function(CACHED, arg=[PAGES_CACHE, [ticket_path]])
+    saved_for_offline(page, ticket_path)
 
     def gateway_error(route: Any) -> None:
         route.fulfill(status=502, body="<html><body>502 Bad Gateway</body></html>", content_type="text/html")
@@ -156,11 +155,7 @@ def test_the_offline_page_speaks_the_language_chosen_after_installing(
     page.select_option("#lang", "en")
     page.click("[data-testid=language-save]")
     expect(page.locator("[data-testid=flash]")).to_have_text("The language has been saved.")
-    list_path = "/app/tickets?tab=all"
-    page.goto(list_path)
-    if not page.evaluate("Boolean(navigator.serviceWorker.controller)"):
-        page.reload()
-    page.wait_for_function(CACHED, arg=[PAGES_CACHE, [list_path]])
+    saved_for_offline(page, "/app/tickets?tab=all")
 
     page.context.set_offline(True)
     try:

@@ -62,35 +62,38 @@ def _mark(database: Database, world: World, ticket_id: int) -> bool | None:
         return s.scalar(found)
 
 
+def _race(database: Database, first: Callable[[Session], None], second: Callable[[], None]) -> None:
+    """``first`` in a transaction left open while ``second`` runs in a thread, which must wait for it."""
+    session: Session = database.session_factory()
+    try:
+        first(session)
+        thread, errors = _in_thread(second)
+        time.sleep(WAIT)
+        assert thread.is_alive(), "the second transaction must wait for the first one's lock"
+        session.commit()
+    finally:
+        session.close()
+    thread.join(10)
+    assert not errors, errors
+
+
 def test_a_favourite_added_first_is_marked_by_the_deletion_that_waited(
     database: Database, world: World
 ) -> None:
     ticket_id = _setup(database, world)
-    adding: Session = database.session_factory()
-    try:
-        add_favorite(adding, world.customer_a.actor, adding.get_one(Ticket, ticket_id))  # not committed
-        thread, errors = _in_thread(lambda: _delete(database, world, ticket_id))
-        time.sleep(WAIT)
-        assert thread.is_alive(), "the deletion must wait for the favourite's lock"
-        adding.commit()
-    finally:
-        adding.close()
-    thread.join(10)
-    assert not errors, errors
+    _race(
+        database,
+        lambda s: add_favorite(s, world.customer_a.actor, s.get_one(Ticket, ticket_id)),
+        lambda: _delete(database, world, ticket_id),
+    )
     assert _mark(database, world, ticket_id) is True
 
 
 def test_a_favourite_added_during_a_deletion_waits_and_is_marked(database: Database, world: World) -> None:
     ticket_id = _setup(database, world)
-    deleting: Session = database.session_factory()
-    try:
-        delete_ticket(deleting, world.owner.actor, deleting.get_one(Ticket, ticket_id))  # not committed
-        thread, errors = _in_thread(lambda: _add(database, world, ticket_id))
-        time.sleep(WAIT)
-        assert thread.is_alive(), "the favourite must wait for the deletion"
-        deleting.commit()
-    finally:
-        deleting.close()
-    thread.join(10)
-    assert not errors, errors
+    _race(
+        database,
+        lambda s: delete_ticket(s, world.owner.actor, s.get_one(Ticket, ticket_id)),
+        lambda: _add(database, world, ticket_id),
+    )
     assert _mark(database, world, ticket_id) is True
