@@ -227,6 +227,7 @@ class Database:
             # them all and read once more on a new one; a read is safe to repeat. Only a second
             # loss reaches the user.
             connection.invalidate(exc)
+            connection.close()
             for other in idle:
                 other.invalidate()
             idle.clear()
