@@ -303,24 +303,12 @@ def check_invitation(session: Session, token: str, *, ip: str = "") -> Member:
     Failures count towards the same per-IP throttle as a refused acceptance: the screen must not be
     a free oracle for guessed links.
     """
-    keys = {f"invite-fail-ip:{ip}": FAILURES_PER_IP}
-    check_throttle(session, keys, FAILURE_WINDOW)
-    invitation = session.scalar(select(Invitation).where(Invitation.token_hash == token_digest(token)))
-    found = _usable(session, invitation) if invitation is not None else None
-    if found is None:
-        record_hit(session, *keys)
-        raise InvalidLink()
-    member, account = found
-    if account.password_hash is not None:
-        raise Conflict("This account already has a password: log in with it")
-    return member
+    return _live_invitation(session, token, ip)[1]
 
 
-def accept_invitation(session: Session, *, token: str, password: str, ip: str = "") -> Member:
-    """Set the first password from an invitation link; returns the member so the caller can log in."""
+def _live_invitation(session: Session, token: str, ip: str) -> tuple[Invitation, Member, Account]:
     keys = {f"invite-fail-ip:{ip}": FAILURES_PER_IP}
     check_throttle(session, keys, FAILURE_WINDOW)
-    check_password_strength(password)
     invitation = session.scalar(select(Invitation).where(Invitation.token_hash == token_digest(token)))
     found = _usable(session, invitation) if invitation is not None else None
     if invitation is None or found is None:
@@ -329,6 +317,13 @@ def accept_invitation(session: Session, *, token: str, password: str, ip: str = 
     member, account = found
     if account.password_hash is not None:
         raise Conflict("This account already has a password: log in with it")
+    return invitation, member, account
+
+
+def accept_invitation(session: Session, *, token: str, password: str, ip: str = "") -> Member:
+    """Set the first password from an invitation link; returns the member so the caller can log in."""
+    check_password_strength(password)  # before the link is looked up, so a weak password spends nothing
+    invitation, member, account = _live_invitation(session, token, ip)
     spent = session.execute(
         update(Invitation)
         .where(
