@@ -53,18 +53,27 @@ def _git(*args: str) -> str:
     return done.stdout
 
 
+# Where a commit's code lives: src/, and before migrations moved into the package, migrations/ at the
+# root (an older server looks for them there).
+SOURCE_PATHS = ("src", "migrations")
+
+
 @contextmanager
 def base_sources(commit: str) -> Iterator[None]:
-    """``src/`` of ``commit`` in place for the duration of the block, the working tree's restored after."""
-    if _git("status", "--porcelain", "--", "src").strip():
+    """The code of ``commit`` in place for the duration of the block, the working tree's restored after."""
+    if _git("status", "--porcelain", "--", *SOURCE_PATHS).strip():
         raise SystemExit("src/ has uncommitted changes: commit them first (they would be overwritten)")
     _git("rev-parse", "--verify", f"{commit}^{{commit}}")
+    paths = [p for p in SOURCE_PATHS if _git("ls-tree", "--name-only", commit, "--", p).strip()]
     try:
-        _git("checkout", commit, "--", "src")
+        _git("checkout", commit, "--", *paths)
         yield
     finally:
-        _git("checkout", "HEAD", "--", "src")
-        _git("clean", "-fdq", "--", "src")  # files only the base had
+        _git("reset", "-q", "HEAD", "--", *paths)  # the index as HEAD has it, paths HEAD lacks included
+        here = [p for p in paths if _git("ls-tree", "--name-only", "HEAD", "--", p).strip()]
+        if here:
+            _git("checkout", "HEAD", "--", *here)
+        _git("clean", "-fdq", "--", *paths)  # files only the base had
 
 
 def measure(
