@@ -6,6 +6,7 @@ every well-formed login (spec/customer-app.md, behaviour 10).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter
@@ -116,19 +117,22 @@ def forgot_code_submit(web: AnyWeb, form: CheckedForm) -> Response:
 
 
 # --- Новый пароль (link from the e-mail) ----------------------------------------------------------
+def _link_page(web: Web, template: str, token: str, check: Callable[[], object]) -> Response:
+    """A screen opened from a one-time link: its form, or, for a spent, voided or expired link, why
+    not, before anyone types a password into it."""
+    try:
+        attempt(web.session, check)
+    except DomainError as exc:
+        errors = web.form_errors(exc, ())
+        return web.render(template, status_code=_status(exc), token=token, invalid=True, errors=errors)
+    return web.render(template, token=token, invalid=False, errors=NO_ERRORS)
+
+
 @router.get("/app/reset/{token}")
 def reset_page(web: AnyWeb, token: str) -> Response:
-    try:
-        attempt(web.session, lambda: check_reset_token(web.session, token, ip=web.client_ip))
-    except DomainError as exc:
-        return web.render(
-            "app/reset.html",
-            status_code=_status(exc),
-            token=token,
-            invalid=True,
-            errors=web.form_errors(exc, ()),
-        )
-    return web.render("app/reset.html", token=token, invalid=False, errors=NO_ERRORS)
+    return _link_page(
+        web, "app/reset.html", token, lambda: check_reset_token(web.session, token, ip=web.client_ip)
+    )
 
 
 @router.post("/app/reset/{token}")
@@ -153,18 +157,9 @@ def reset_submit(web: AnyWeb, token: str, form: CheckedForm) -> Response:
 # --- Приглашение -------------------------------------------------------------------------------------
 @router.get("/app/invite/{token}")
 def invite_page(web: AnyWeb, token: str) -> Response:
-    # A spent, voided or expired link says so before anyone types a password into it.
-    try:
-        attempt(web.session, lambda: check_invitation(web.session, token, ip=web.client_ip))
-    except DomainError as exc:
-        return web.render(
-            "app/invite.html",
-            status_code=_status(exc),
-            token=token,
-            errors=web.form_errors(exc, ()),
-            invalid=True,
-        )
-    return web.render("app/invite.html", token=token, errors=NO_ERRORS, invalid=False)
+    return _link_page(
+        web, "app/invite.html", token, lambda: check_invitation(web.session, token, ip=web.client_ip)
+    )
 
 
 @router.post("/app/invite/{token}")
